@@ -1,0 +1,57 @@
+//! The liberator copy engine: lands RDS Parquet exports in the data lake's landing zone.
+//!
+//! An RDS snapshot export writes `<export-id>/<db>/<db>.<table>/<batch>/part-*.parquet`.
+//! The engine lists it page by page, maps each key to
+//! `<prefix>/<db>/<db>.<table>/import_year=…/import_month=…/import_day=…/import_date=…/<file>`,
+//! checks each file's Parquet footer with one ranged GET, copies it server-side (CopyObject,
+//! or UploadPartCopy above a threshold and always above 5 GiB) under one adaptive limiter
+//! with jittered retries, skips what already landed, and reports every failure by key.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, Location, NoProgress, S3Config};
+//!
+//! # async fn example() -> liberator_engine::Result<()> {
+//! let source = Location::parse("s3://rds-exports")?;
+//! let target = Location::parse("s3://landing-zone/parking/liberator")?;
+//! let engine = Engine::connect(&source, &target, &S3Config::default(), CopyConfig::default()).await?;
+//! let report = engine
+//!     .copy(
+//!         CopyRequest {
+//!             export_id: ExportId::parse("sql-to-parquet-24-06-04-101500")?,
+//!             import_date: None,
+//!             source,
+//!             target,
+//!         },
+//!         Arc::new(NoProgress),
+//!     )
+//!     .await?;
+//! assert!(report.is_success(), "{report}");
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod backfill;
+pub mod copy;
+pub mod error;
+pub mod export_id;
+pub mod job;
+pub mod layout;
+pub mod limiter;
+pub mod location;
+pub mod metrics;
+pub mod report;
+pub mod retry;
+pub mod sample;
+pub mod stats;
+pub mod store;
+pub mod verify;
+
+pub use error::{Error, Result};
+pub use export_id::ExportId;
+pub use job::{CopyConfig, CopyHandle, CopyRequest, Engine, FailurePolicy, NoProgress, Outcome, Progress};
+pub use limiter::{Limiter, LimiterConfig};
+pub use location::Location;
+pub use report::{Failure, Report};
+pub use retry::RetryConfig;
+pub use store::{S3Config, Store, WriteOptions};

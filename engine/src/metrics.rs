@@ -1,0 +1,27 @@
+//! Metric names, in one place so dashboards and alarms have one list to follow.
+//!
+//! Recorded through the `metrics` facade: the CLI installs no exporter (the report carries
+//! the same numbers); the copier Lambda renders them in CloudWatch Embedded Metric Format.
+
+/// Objects seen by the listing (counter).
+pub const OBJECTS_LISTED: &str = "liberator_objects_listed_total";
+/// Objects copied (counter).
+pub const OBJECTS_COPIED: &str = "liberator_objects_copied_total";
+/// Objects already at the target and skipped (counter).
+pub const OBJECTS_SKIPPED: &str = "liberator_objects_skipped_total";
+/// Objects that failed (counter).
+pub const OBJECTS_FAILED: &str = "liberator_objects_failed_total";
+/// Non-Parquet objects counted but not copied (counter).
+pub const OBJECTS_NON_PARQUET: &str = "liberator_objects_non_parquet_total";
+/// Bytes copied server-side (counter).
+pub const BYTES_COPIED: &str = "liberator_bytes_copied_total";
+/// Requests retried (counter, label `op`).
+pub const REQUEST_RETRIES: &str = "liberator_request_retries_total";
+/// Throttling responses (`SlowDown`, 503, 429) seen (counter).
+pub const THROTTLES: &str = "liberator_throttles_total";
+/// Current concurrency limit of the adaptive limiter (gauge).
+pub const CONCURRENCY_LIMIT: &str = "liberator_concurrency_limit";
+/// Seconds per object, from first request to verified copy (histogram).
+pub const OBJECT_SECONDS: &str = "liberator_object_seconds";
+/// Seconds per export (histogram).
+pub const EXPORT_SECONDS: &str = "liberator_export_seconds";

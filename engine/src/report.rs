@@ -1,0 +1,132 @@
+//! The per-export report: JSON for machines, a summary for people.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One object that did not land, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub key: String,
+    pub reason: String,
+}
+
+/// Per-table totals (table = `<db>/<db.table>`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableReport {
+    /// Parquet files landed or already there.
+    pub files: u64,
+    pub bytes: u64,
+    /// Rows per the footers (0 with verification off).
+    pub rows: u64,
+}
+
+/// What one export run did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub export_id: String,
+    pub import_date: String,
+    pub source: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub force: bool,
+    pub verify: bool,
+    /// Objects under the export folder.
+    pub listed: u64,
+    pub copied: u64,
+    /// Already at the target with the same size and ETag.
+    pub skipped: u64,
+    pub failed: u64,
+    /// Export metadata (`export_info_*.json`, `_SUCCESS`, …): counted, not copied.
+    pub non_parquet: u64,
+    /// Dry run: copies that would be made.
+    pub planned: u64,
+    pub bytes_listed: u64,
+    pub bytes_copied: u64,
+    pub bytes_skipped: u64,
+    pub multipart_copies: u64,
+    pub retries: u64,
+    pub throttles: u64,
+    pub tables: BTreeMap<String, TableReport>,
+    pub duration_secs: f64,
+    /// False when the run stopped early (deadline, cancellation, listing failure).
+    pub complete: bool,
+    pub failures: Vec<Failure>,
+}
+
+impl Report {
+    /// Whether everything landed: complete, nothing failed.
+    pub fn is_success(&self) -> bool {
+        self.complete && self.failed == 0 && self.failures.is_empty()
+    }
+
+    /// Total Parquet rows over all tables.
+    pub fn rows(&self) -> u64 {
+        self.tables.values().map(|t| t.rows).sum()
+    }
+}
+
+fn mib(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = if self.dry_run {
+            "DRY RUN"
+        } else if self.is_success() {
+            "OK"
+        } else if !self.complete {
+            "INCOMPLETE"
+        } else {
+            "FAILED"
+        };
+        writeln!(
+            f,
+            "export {} (import date {}) {status}",
+            self.export_id, self.import_date
+        )?;
+        writeln!(f, "  {} -> {}", self.source, self.target)?;
+        writeln!(
+            f,
+            "  listed {}  copied {}  skipped {}  failed {}  non-parquet {}{}",
+            self.listed,
+            self.copied,
+            self.skipped,
+            self.failed,
+            self.non_parquet,
+            if self.dry_run { format!("  planned {}", self.planned) } else { String::new() }
+        )?;
+        let secs = self.duration_secs.max(1e-9);
+        writeln!(
+            f,
+            "  {:.1} MiB copied, {:.1} MiB skipped in {:.2} s ({:.1} objects/s, {:.1} MiB/s); {} multipart; {} retries, {} throttled",
+            mib(self.bytes_copied),
+            mib(self.bytes_skipped),
+            self.duration_secs,
+            (self.copied + self.skipped) as f64 / secs,
+            mib(self.bytes_copied) / secs,
+            self.multipart_copies,
+            self.retries,
+            self.throttles
+        )?;
+        if !self.tables.is_empty() {
+            let width = self.tables.keys().map(|k| k.len()).max().unwrap_or(5).max(5);
+            writeln!(f, "  {:<width$}  {:>6}  {:>10}  {:>10}", "table", "files", "rows", "MiB")?;
+            for (name, t) in &self.tables {
+                writeln!(
+                    f,
+                    "  {name:<width$}  {:>6}  {:>10}  {:>10.2}",
+                    t.files,
+                    t.rows,
+                    mib(t.bytes)
+                )?;
+            }
+        }
+        for failure in &self.failures {
+            writeln!(f, "  FAILED {}: {}", failure.key, failure.reason)?;
+        }
+        Ok(())
+    }
+}
