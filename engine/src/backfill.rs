@@ -34,7 +34,11 @@ pub struct Discovery {
 
 /// Lists the export folders directly under `source` and keeps those the filter selects,
 /// ordered by import date, then id.
-pub async fn discover(engine: &Engine, source: &Location, filter: &BackfillFilter) -> Result<Discovery> {
+pub async fn discover(
+    engine: &Engine,
+    source: &Location,
+    filter: &BackfillFilter,
+) -> Result<Discovery> {
     let page = engine
         .store()
         .list_delimited(&source.bucket(), source.prefix(), &JobStats::default())
@@ -42,7 +46,12 @@ pub async fn discover(engine: &Engine, source: &Location, filter: &BackfillFilte
     let mut found = Vec::new();
     let mut ignored = Vec::new();
     for prefix in page.prefixes {
-        let name = prefix.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string();
+        let name = prefix
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         if !name.starts_with(EXPORT_ID_PREFIX) {
             continue;
         }
@@ -68,7 +77,9 @@ pub async fn discover(engine: &Engine, source: &Location, filter: &BackfillFilte
         }
         found.retain(|id| filter.only.iter().any(|o| o == id.as_str()));
     }
-    found.retain(|id| filter.since.is_none_or(|s| id.date() >= s) && filter.until.is_none_or(|u| id.date() <= u));
+    found.retain(|id| {
+        filter.since.is_none_or(|s| id.date() >= s) && filter.until.is_none_or(|u| id.date() <= u)
+    });
     found.sort_by(|a, b| (a.date(), a.as_str()).cmp(&(b.date(), b.as_str())));
     Ok(Discovery {
         exports: found.into_iter().map(|id| id.to_string()).collect(),

@@ -54,7 +54,9 @@ pub enum Error {
     },
 
     /// The copied object does not match its source (size or ETag).
-    #[error("copy of bucket {bucket:?} key {key:?} to {target:?} does not match the source: {detail}")]
+    #[error(
+        "copy of bucket {bucket:?} key {key:?} to {target:?} does not match the source: {detail}"
+    )]
     Mismatch {
         bucket: String,
         key: String,

@@ -107,7 +107,9 @@ pub fn parse_date(s: &str) -> Result<NaiveDate> {
 /// `import_year=YYYY/import_month=MM/import_day=DD/import_date=YYYYMMDD`.
 pub fn partition_path(date: NaiveDate) -> String {
     let (y, m, d) = (date.year(), date.month(), date.day());
-    format!("import_year={y:04}/import_month={m:02}/import_day={d:02}/import_date={y:04}{m:02}{d:02}")
+    format!(
+        "import_year={y:04}/import_month={m:02}/import_day={d:02}/import_date={y:04}{m:02}{d:02}"
+    )
 }
 
 #[cfg(test)]
@@ -154,7 +156,11 @@ mod tests {
     #[test]
     fn impossible_date_says_so() {
         let err = ExportId::parse("sql-to-parquet-2023-02-29-backdated").unwrap_err();
-        assert!(err.to_string().contains("2023-02-29 is not a valid calendar date"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("2023-02-29 is not a valid calendar date"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -130,16 +130,30 @@ pub struct Engine {
 
 impl Engine {
     /// An engine for copies between `source` and `target` (both `s3://` or both local).
-    pub async fn connect(source: &Location, target: &Location, s3: &S3Config, config: CopyConfig) -> Result<Arc<Self>> {
+    pub async fn connect(
+        source: &Location,
+        target: &Location,
+        s3: &S3Config,
+        config: CopyConfig,
+    ) -> Result<Arc<Self>> {
         let limiter = Limiter::new(config.limiter.clone());
-        let store = Store::for_locations(source, target, s3, limiter.clone(), config.retry.clone()).await?;
-        Ok(Arc::new(Engine { store, limiter, config }))
+        let store =
+            Store::for_locations(source, target, s3, limiter.clone(), config.retry.clone()).await?;
+        Ok(Arc::new(Engine {
+            store,
+            limiter,
+            config,
+        }))
     }
 
     /// An engine over an existing store; `limiter` must be the one the store reports
     /// throttling to.
     pub fn with_store(store: Store, limiter: Arc<Limiter>, config: CopyConfig) -> Arc<Self> {
-        Arc::new(Engine { store, limiter, config })
+        Arc::new(Engine {
+            store,
+            limiter,
+            config,
+        })
     }
 
     pub fn store(&self) -> &Store {
@@ -151,19 +165,38 @@ impl Engine {
     }
 
     /// Starts landing one export; the handle stops or awaits it.
-    pub fn start(self: &Arc<Self>, request: CopyRequest, progress: Arc<dyn Progress>) -> CopyHandle {
+    pub fn start(
+        self: &Arc<Self>,
+        request: CopyRequest,
+        progress: Arc<dyn Progress>,
+    ) -> CopyHandle {
         let cancel = CancellationToken::new();
         let stats = Arc::new(JobStats::default());
         let mut tasks = JoinSet::new();
         let span = tracing::info_span!("export", export_id = %request.export_id);
         tasks.spawn(
-            run(self.clone(), request, cancel.clone(), stats.clone(), progress).instrument(span),
+            run(
+                self.clone(),
+                request,
+                cancel.clone(),
+                stats.clone(),
+                progress,
+            )
+            .instrument(span),
         );
-        CopyHandle { tasks, cancel, stats }
+        CopyHandle {
+            tasks,
+            cancel,
+            stats,
+        }
     }
 
     /// Lands one export and returns its report.
-    pub async fn copy(self: &Arc<Self>, request: CopyRequest, progress: Arc<dyn Progress>) -> Result<Report> {
+    pub async fn copy(
+        self: &Arc<Self>,
+        request: CopyRequest,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Report> {
         self.start(request, progress).join().await
     }
 }
@@ -191,7 +224,9 @@ impl CopyHandle {
     pub async fn join(mut self) -> Result<Report> {
         match self.tasks.join_next().await {
             Some(Ok(report)) => Ok(report),
-            Some(Err(e)) => Err(Error::Interrupted(format!("export task ended abnormally: {e}"))),
+            Some(Err(e)) => Err(Error::Interrupted(format!(
+                "export task ended abnormally: {e}"
+            ))),
             None => Err(Error::Interrupted("export task missing".into())),
         }
     }
@@ -231,7 +266,12 @@ async fn run(
     let started = Instant::now();
     let cfg = &engine.config;
     let date = req.import_date.unwrap_or(req.export_id.date());
-    let layout = Layout::new(req.source.prefix(), req.export_id.as_str(), req.target.prefix(), date);
+    let layout = Layout::new(
+        req.source.prefix(),
+        req.export_id.as_str(),
+        req.target.prefix(),
+        date,
+    );
     let report = Report {
         export_id: req.export_id.to_string(),
         import_date: date.format("%Y-%m-%d").to_string(),
@@ -310,7 +350,10 @@ async fn run(
                     {
                         d.dispatch_table(table, items).await;
                     }
-                    group.get_or_insert_with(|| (pk.table.clone(), Vec::new())).1.push((obj, pk));
+                    group
+                        .get_or_insert_with(|| (pk.table.clone(), Vec::new()))
+                        .1
+                        .push((obj, pk));
                 }
                 Err(e) => d.fail(&obj.key, &e),
             }
@@ -339,7 +382,10 @@ async fn run(
     } else if d.report.complete && d.report.listed == d.report.non_parquet && d.report.failed == 0 {
         d.report.failures.push(Failure {
             key: d.layout.export_root().to_string(),
-            reason: format!("the export holds no Parquet files ({} other objects)", d.report.non_parquet),
+            reason: format!(
+                "the export holds no Parquet files ({} other objects)",
+                d.report.non_parquet
+            ),
         });
     }
     let s = &stats;
@@ -349,9 +395,17 @@ async fn run(
     d.report.duration_secs = started.elapsed().as_secs_f64();
     metrics::histogram!(names::EXPORT_SECONDS).record(d.report.duration_secs);
     if d.report.is_success() || d.report.dry_run && d.report.failures.is_empty() {
-        tracing::info!(copied = d.report.copied, skipped = d.report.skipped, "export landed");
+        tracing::info!(
+            copied = d.report.copied,
+            skipped = d.report.skipped,
+            "export landed"
+        );
     } else {
-        tracing::error!(failed = d.report.failed, complete = d.report.complete, "export did not land completely");
+        tracing::error!(
+            failed = d.report.failed,
+            complete = d.report.complete,
+            "export did not land completely"
+        );
     }
     d.report
 }
@@ -366,7 +420,8 @@ impl Dispatcher {
             key: key.to_string(),
             reason: err.to_string(),
         });
-        self.progress.object(key, "", 0, &Outcome::Failed(err.to_string()));
+        self.progress
+            .object(key, "", 0, &Outcome::Failed(err.to_string()));
         if self.engine.config.failure_policy == FailurePolicy::FailFast {
             self.stop = true;
         }
@@ -378,7 +433,9 @@ impl Dispatcher {
             for (obj, _) in &items {
                 let err = Error::Layout {
                     key: obj.key.clone(),
-                    reason: format!("listing returned table {table} in two separate runs; not copied"),
+                    reason: format!(
+                        "listing returned table {table} in two separate runs; not copied"
+                    ),
                 };
                 self.fail(&obj.key, &err);
             }
@@ -415,7 +472,12 @@ impl Dispatcher {
         } else {
             let _permit = self.engine.limiter.acquire().await;
             let prefix = self.layout.table_target_prefix(&table);
-            match self.engine.store.any_under(&self.dst_bucket, &prefix, &self.stats).await {
+            match self
+                .engine
+                .store
+                .any_under(&self.dst_bucket, &prefix, &self.stats)
+                .await
+            {
                 Ok(any) => !any,
                 Err(e) => {
                     tracing::warn!(table, error = %e, "could not list the target; checking each object");
@@ -486,7 +548,8 @@ impl Dispatcher {
                     Outcome::Planned(_) => self.report.planned += 1,
                     Outcome::Failed(_) => {}
                 }
-                self.progress.object(&done.source_key, &done.target_key, done.size, outcome);
+                self.progress
+                    .object(&done.source_key, &done.target_key, done.size, outcome);
             }
             Err(e) => self.fail(&done.source_key, e),
         }
@@ -527,15 +590,22 @@ async fn process(
             rows = Some(info.rows);
         }
         if cfg.dry_run {
-            let p = plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| Error::Unsupported {
-                bucket: task.src_bucket.clone(),
-                key: task.src.key.clone(),
-                reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
-            })?;
+            let p =
+                plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
+                    Error::Unsupported {
+                        bucket: task.src_bucket.clone(),
+                        key: task.src.key.clone(),
+                        reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
+                    }
+                })?;
             return Ok(Outcome::Planned(p));
         }
         if !cfg.force && !fresh {
-            match engine.store.head(&task.dst_bucket, &task.dst_key, &stats).await? {
+            match engine
+                .store
+                .head(&task.dst_bucket, &task.dst_key, &stats)
+                .await?
+            {
                 Some(existing) if is_same(&task.src, &existing) => return Ok(Outcome::Skipped),
                 Some(existing) => tracing::warn!(
                     target_key = %task.dst_key,
@@ -550,7 +620,15 @@ async fn process(
             part_size: cfg.part_size,
             write: &cfg.write,
         };
-        let plan = copy_object(&engine.store, &engine.limiter, &settings, &task, permit, &stats).await?;
+        let plan = copy_object(
+            &engine.store,
+            &engine.limiter,
+            &settings,
+            &task,
+            permit,
+            &stats,
+        )
+        .await?;
         Ok(Outcome::Copied(plan))
     }
     .await;

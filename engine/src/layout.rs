@@ -81,9 +81,12 @@ impl Layout {
             key: key.to_string(),
             reason: reason.to_string(),
         };
-        let rel = key
-            .strip_prefix(&self.export_root)
-            .ok_or_else(|| err(&format!("not under the export folder {:?}", self.export_root)))?;
+        let rel = key.strip_prefix(&self.export_root).ok_or_else(|| {
+            err(&format!(
+                "not under the export folder {:?}",
+                self.export_root
+            ))
+        })?;
         if rel.is_empty() || rel.ends_with('/') {
             return Ok(Mapped::Other); // folder marker
         }
@@ -206,8 +209,12 @@ mod tests {
         // The collision itself is detected by the job (it sees a whole table); here we check
         // the premise: two batch folders with one file name give one target key.
         let l = layout("", "x");
-        let a = l.map("sql-to-parquet-24-06-04-101500/db/db.t/1/part-0.parquet").unwrap();
-        let b = l.map("sql-to-parquet-24-06-04-101500/db/db.t/2/part-0.parquet").unwrap();
+        let a = l
+            .map("sql-to-parquet-24-06-04-101500/db/db.t/1/part-0.parquet")
+            .unwrap();
+        let b = l
+            .map("sql-to-parquet-24-06-04-101500/db/db.t/2/part-0.parquet")
+            .unwrap();
         assert_eq!(target(a), target(b));
     }
 }

@@ -35,6 +35,8 @@ pub mod backfill;
 pub mod copy;
 pub mod error;
 pub mod export_id;
+#[cfg(feature = "local-export")]
+pub mod export_local;
 pub mod job;
 pub mod layout;
 pub mod limiter;
@@ -49,7 +51,9 @@ pub mod verify;
 
 pub use error::{Error, Result};
 pub use export_id::ExportId;
-pub use job::{CopyConfig, CopyHandle, CopyRequest, Engine, FailurePolicy, NoProgress, Outcome, Progress};
+pub use job::{
+    CopyConfig, CopyHandle, CopyRequest, Engine, FailurePolicy, NoProgress, Outcome, Progress,
+};
 pub use limiter::{Limiter, LimiterConfig};
 pub use location::Location;
 pub use report::{Failure, Report};

@@ -203,7 +203,11 @@ mod tests {
         l.on_throttle();
         assert_eq!(l.limit(), 2);
         drop(held);
-        assert_eq!(l.sem.available_permits(), 2, "two permits retired on return");
+        assert_eq!(
+            l.sem.available_permits(),
+            2,
+            "two permits retired on return"
+        );
     }
 
     #[tokio::test]
@@ -215,6 +219,10 @@ mod tests {
         });
         l.on_throttle();
         l.on_throttle();
-        assert_eq!(l.limit(), 32, "a burst of throttles from one wave counts once");
+        assert_eq!(
+            l.limit(),
+            32,
+            "a burst of throttles from one wave counts once"
+        );
     }
 }

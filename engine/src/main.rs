@@ -14,12 +14,17 @@ use liberator_engine::export_id::parse_date;
 use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::verify::verify_location;
 use liberator_engine::{
-    CopyConfig, CopyRequest, Engine, ExportId, LimiterConfig, Location, Outcome, Progress, Report, S3Config, WriteOptions,
+    CopyConfig, CopyRequest, Engine, ExportId, LimiterConfig, Location, Outcome, Progress, Report,
+    S3Config, WriteOptions,
 };
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser, Debug)]
-#[command(name = "engine", version, about = "Land RDS Parquet exports in the Liberator landing zone")]
+#[command(
+    name = "engine",
+    version,
+    about = "Land RDS Parquet exports in the Liberator landing zone"
+)]
 struct Cli {
     /// S3 endpoint (S3-compatible servers); path-style addressing is used when set.
     #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
@@ -69,6 +74,28 @@ enum Command {
         /// Write the JSON report here instead of stdout.
         #[arg(long)]
         report: Option<PathBuf>,
+    },
+    /// Export every table of a MySQL/MariaDB database as Parquet in the RDS export layout:
+    /// the local stand-in for RDS's StartExportTask. Password from MYSQL_PASS.
+    #[cfg(feature = "local-export")]
+    ExportLocal {
+        export_id: String,
+        /// Where export folders go (like the export bucket): s3://BUCKET[/PREFIX] or a folder.
+        #[arg(long)]
+        target: String,
+        #[arg(long)]
+        database: String,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        #[arg(long, default_value_t = 3306)]
+        port: u16,
+        /// Unix socket (instead of host/port).
+        #[arg(long)]
+        socket: Option<String>,
+        #[arg(long, default_value = "root")]
+        user: String,
+        #[arg(long, default_value_t = 100_000)]
+        rows_per_file: usize,
     },
     /// Write a realistic sample export (RDS layout, metadata files, real Parquet).
     Sample {
@@ -162,15 +189,21 @@ impl CliProgress {
             let multi = MultiProgress::new();
             if let Some(n) = exports {
                 let e = multi.add(ProgressBar::new(n));
-                e.set_style(ProgressStyle::with_template("exports {pos}/{len} {wide_bar}").unwrap());
+                e.set_style(
+                    ProgressStyle::with_template("exports {pos}/{len} {wide_bar}").unwrap(),
+                );
             }
             let objects = multi.add(ProgressBar::new(0));
             objects.set_style(
-                ProgressStyle::with_template("objects {pos}/{len} {wide_bar} {per_sec} eta {eta}").unwrap(),
+                ProgressStyle::with_template("objects {pos}/{len} {wide_bar} {per_sec} eta {eta}")
+                    .unwrap(),
             );
             let bytes = multi.add(ProgressBar::new(0));
             bytes.set_style(
-                ProgressStyle::with_template("bytes   {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}").unwrap(),
+                ProgressStyle::with_template(
+                    "bytes   {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}",
+                )
+                .unwrap(),
             );
             objects.enable_steady_tick(Duration::from_millis(200));
             (multi, objects, bytes)
@@ -212,7 +245,8 @@ impl Progress for CliProgress {
 fn write_json(path: Option<&Path>, value: &impl serde::Serialize) -> Result<()> {
     let json = serde_json::to_string_pretty(value)?;
     match path {
-        Some(p) => std::fs::write(p, json + "\n").with_context(|| format!("writing report {}", p.display())),
+        Some(p) => std::fs::write(p, json + "\n")
+            .with_context(|| format!("writing report {}", p.display())),
         None => {
             println!("{json}");
             Ok(())
@@ -267,12 +301,24 @@ async fn run(cli: Cli) -> Result<bool> {
             let (source, target) = (location(&locations.source)?, location(&locations.target)?);
             let engine = Engine::connect(&source, &target, &s3, copy.config()).await?;
             let discovery = discover(&engine, &source, &filter).await?;
-            eprintln!("{} export(s) to land: {}", discovery.exports.len(), discovery.exports.join(", "));
+            eprintln!(
+                "{} export(s) to land: {}",
+                discovery.exports.len(),
+                discovery.exports.join(", ")
+            );
             for (name, reason) in &discovery.ignored {
                 eprintln!("ignored folder {name}: {reason}");
             }
             let progress = CliProgress::new(copy.dry_run, Some(discovery.exports.len() as u64));
-            let reports = backfill(&engine, &source, &target, &discovery, progress, |r: &Report| eprint!("{r}")).await?;
+            let reports = backfill(
+                &engine,
+                &source,
+                &target,
+                &discovery,
+                progress,
+                |r: &Report| eprint!("{r}"),
+            )
+            .await?;
             write_json(copy.report.as_deref(), &reports)?;
             Ok(reports
                 .iter()
@@ -285,7 +331,13 @@ async fn run(cli: Cli) -> Result<bool> {
         } => {
             let loc = location(&loc)?;
             let engine = Engine::connect(&loc, &loc, &s3, CopyConfig::default()).await?;
-            let out = verify_location(engine.store(), &loc, CopyConfig::default().footer_read_size, concurrency).await?;
+            let out = verify_location(
+                engine.store(),
+                &loc,
+                CopyConfig::default().footer_read_size,
+                concurrency,
+            )
+            .await?;
             eprintln!(
                 "{}: {} Parquet file(s), {} ok, {} rows, {} failed",
                 out.location,
@@ -323,6 +375,55 @@ async fn run(cli: Cli) -> Result<bool> {
             Ok(true)
         }
         Command::Demo { dir } => demo(&dir).await,
+        #[cfg(feature = "local-export")]
+        Command::ExportLocal {
+            export_id,
+            target,
+            database,
+            host,
+            port,
+            socket,
+            user,
+            rows_per_file,
+        } => {
+            use liberator_engine::export_local::{LocalExportConfig, export_database};
+            ExportId::parse(&export_id)?;
+            let loc = location(&target)?;
+            let opts = mysql_async::OptsBuilder::default()
+                .ip_or_hostname(host)
+                .tcp_port(port)
+                .socket(socket)
+                .user(Some(user))
+                .pass(std::env::var("MYSQL_PASS").ok())
+                .db_name(Some(database.clone()));
+            let engine = Engine::connect(&loc, &loc, &s3, CopyConfig::default()).await?;
+            let config = LocalExportConfig {
+                rows_per_file,
+                ..LocalExportConfig::default()
+            };
+            let summary = export_database(
+                opts.into(),
+                &database,
+                engine.store(),
+                &loc,
+                &export_id,
+                &config,
+            )
+            .await
+            .with_context(|| format!("exporting database {database}"))?;
+            for (table, rows) in &summary.tables {
+                eprintln!("  {table:<40} {rows:>10} rows");
+            }
+            eprintln!(
+                "exported {} tables to {} Parquet files ({} bytes) under {}",
+                summary.tables.len(),
+                summary.parquet_files,
+                summary.bytes,
+                loc.join(&export_id)
+            );
+            write_json(None, &summary)?;
+            Ok(true)
+        }
     }
 }
 
@@ -333,12 +434,22 @@ async fn demo(dir: &Path) -> Result<bool> {
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("clearing {}", dir.display()))?;
     }
-    std::fs::create_dir_all(&exports_dir).with_context(|| format!("creating {}", exports_dir.display()))?;
-    std::fs::create_dir_all(&landing_dir).with_context(|| format!("creating {}", landing_dir.display()))?;
+    std::fs::create_dir_all(&exports_dir)
+        .with_context(|| format!("creating {}", exports_dir.display()))?;
+    std::fs::create_dir_all(&landing_dir)
+        .with_context(|| format!("creating {}", landing_dir.display()))?;
     let source = location(exports_dir.to_str().context("non-UTF-8 demo path")?)?;
-    let target = location(landing_dir.to_str().context("non-UTF-8 demo path")?)?.join("parking/liberator");
-    let engine = Engine::connect(&source, &target, &S3Config::default(), CopyConfig::default()).await?;
-    let sample = write_sample_export(engine.store(), &source, &SampleSpec::liberator(export_id)).await?;
+    let target =
+        location(landing_dir.to_str().context("non-UTF-8 demo path")?)?.join("parking/liberator");
+    let engine = Engine::connect(
+        &source,
+        &target,
+        &S3Config::default(),
+        CopyConfig::default(),
+    )
+    .await?;
+    let sample =
+        write_sample_export(engine.store(), &source, &SampleSpec::liberator(export_id)).await?;
     println!(
         "1. wrote a sample RDS export: {} objects ({} Parquet files, {} KiB) in {}",
         sample.objects,
@@ -352,7 +463,9 @@ async fn demo(dir: &Path) -> Result<bool> {
         source: source.clone(),
         target: target.clone(),
     };
-    let report = engine.copy(request.clone(), CliProgress::new(false, None)).await?;
+    let report = engine
+        .copy(request.clone(), CliProgress::new(false, None))
+        .await?;
     println!("2. landed it with `engine copy {export_id} --source {source} --target {target}`:\n");
     print!("{report}");
     let report_path = dir.join("report.json");
@@ -363,7 +476,11 @@ async fn demo(dir: &Path) -> Result<bool> {
         "3. ran it again: copied {}, skipped {} (already landed)",
         rerun.copied, rerun.skipped
     );
-    let example = sample.parquet_keys.first().map(String::as_str).unwrap_or_default();
+    let example = sample
+        .parquet_keys
+        .first()
+        .map(String::as_str)
+        .unwrap_or_default();
     if let Ok(liberator_engine::layout::Mapped::Parquet(p)) = liberator_engine::layout::Layout::new(
         "",
         export_id,
@@ -372,7 +489,10 @@ async fn demo(dir: &Path) -> Result<bool> {
     )
     .map(example)
     {
-        println!("\n   e.g. {example}\n     -> {}", landing_dir.join(&p.target_key).display());
+        println!(
+            "\n   e.g. {example}\n     -> {}",
+            landing_dir.join(&p.target_key).display()
+        );
     }
     Ok(report.is_success() && rerun.is_success() && rerun.copied == 0)
 }
@@ -380,11 +500,19 @@ async fn demo(dir: &Path) -> Result<bool> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,liberator_engine=warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("warn,liberator_engine=warn"));
     if cli.json_logs {
-        tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
     }
     match run(cli).await {
         Ok(true) => ExitCode::SUCCESS,

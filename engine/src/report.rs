@@ -96,7 +96,11 @@ impl fmt::Display for Report {
             self.skipped,
             self.failed,
             self.non_parquet,
-            if self.dry_run { format!("  planned {}", self.planned) } else { String::new() }
+            if self.dry_run {
+                format!("  planned {}", self.planned)
+            } else {
+                String::new()
+            }
         )?;
         let secs = self.duration_secs.max(1e-9);
         writeln!(
@@ -112,8 +116,18 @@ impl fmt::Display for Report {
             self.throttles
         )?;
         if !self.tables.is_empty() {
-            let width = self.tables.keys().map(|k| k.len()).max().unwrap_or(5).max(5);
-            writeln!(f, "  {:<width$}  {:>6}  {:>10}  {:>10}", "table", "files", "rows", "MiB")?;
+            let width = self
+                .tables
+                .keys()
+                .map(|k| k.len())
+                .max()
+                .unwrap_or(5)
+                .max(5);
+            writeln!(
+                f,
+                "  {:<width$}  {:>6}  {:>10}  {:>10}",
+                "table", "files", "rows", "MiB"
+            )?;
             for (name, t) in &self.tables {
                 writeln!(
                     f,

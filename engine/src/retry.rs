@@ -158,13 +158,22 @@ mod tests {
         assert_eq!(classify_status(Some("SlowDown"), 503), Class::Throttle);
         assert_eq!(classify_status(None, 503), Class::Throttle);
         assert_eq!(classify_status(None, 429), Class::Throttle);
-        assert_eq!(classify_status(Some("InternalError"), 500), Class::Transient);
+        assert_eq!(
+            classify_status(Some("InternalError"), 500),
+            Class::Transient
+        );
         // S3 can answer 200 OK with an <Error> body; the SDK surfaces that as a service
         // error with status 200, which must still be retried.
-        assert_eq!(classify_status(Some("InternalError"), 200), Class::Transient);
+        assert_eq!(
+            classify_status(Some("InternalError"), 200),
+            Class::Transient
+        );
         assert_eq!(classify_status(None, 502), Class::Transient);
         assert_eq!(classify_status(Some("AccessDenied"), 403), Class::Permanent);
         assert_eq!(classify_status(Some("NoSuchKey"), 404), Class::Permanent);
-        assert_eq!(classify_status(Some("PreconditionFailed"), 412), Class::Permanent);
+        assert_eq!(
+            classify_status(Some("PreconditionFailed"), 412),
+            Class::Permanent
+        );
     }
 }

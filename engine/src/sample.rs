@@ -66,7 +66,13 @@ impl SampleSpec {
     }
 
     /// `tables` tables of `batches` × `files` files of `rows` rows each.
-    pub fn uniform(export_id: &str, tables: usize, batches: usize, files: usize, rows: usize) -> Self {
+    pub fn uniform(
+        export_id: &str,
+        tables: usize,
+        batches: usize,
+        files: usize,
+        rows: usize,
+    ) -> Self {
         SampleSpec {
             export_id: export_id.to_string(),
             database: "liberator".into(),
@@ -104,7 +110,13 @@ const SCHEMA: &str = "message liberator_row {
   OPTIONAL BYTE_ARRAY street (UTF8);
 }";
 
-const STREETS: &[&str] = &["Mare Street", "Dalston Lane", "Kingsland Road", "Well Street", "Chatsworth Road"];
+const STREETS: &[&str] = &[
+    "Mare Street",
+    "Dalston Lane",
+    "Kingsland Road",
+    "Well Street",
+    "Chatsworth Road",
+];
 
 /// A gzip-compressed Parquet file of `rows` rows, deterministic in `(table, seed)`.
 pub fn parquet_file(table: &str, seed: u64, rows: usize) -> Bytes {
@@ -141,7 +153,11 @@ fn try_parquet_file(table: &str, seed: u64, rows: usize) -> parquet::errors::Res
                 }
                 2 => {
                     let def: Vec<i16> = ids.iter().map(|id| i16::from(id % 7 != 0)).collect();
-                    let v: Vec<f64> = ids.iter().filter(|id| *id % 7 != 0).map(|id| (id % 13) as f64 * 10.5).collect();
+                    let v: Vec<f64> = ids
+                        .iter()
+                        .filter(|id| *id % 7 != 0)
+                        .map(|id| (id % 13) as f64 * 10.5)
+                        .collect();
                     c.typed::<DoubleType>().write_batch(&v, Some(&def), None)?;
                 }
                 3 => {
@@ -155,7 +171,8 @@ fn try_parquet_file(table: &str, seed: u64, rows: usize) -> parquet::errors::Res
                         .filter(|id| *id % 5 != 0)
                         .map(|id| ByteArray::from(STREETS[(*id as usize) % STREETS.len()]))
                         .collect();
-                    c.typed::<ByteArrayType>().write_batch(&v, Some(&def), None)?;
+                    c.typed::<ByteArrayType>()
+                        .write_batch(&v, Some(&def), None)?;
                 }
             }
             c.close()?;
@@ -168,7 +185,11 @@ fn try_parquet_file(table: &str, seed: u64, rows: usize) -> parquet::errors::Res
 }
 
 /// Writes the sample export under `location` (`<prefix>/<export-id>/…`).
-pub async fn write_sample_export(store: &Store, location: &Location, spec: &SampleSpec) -> Result<SampleSummary> {
+pub async fn write_sample_export(
+    store: &Store,
+    location: &Location,
+    spec: &SampleSpec,
+) -> Result<SampleSummary> {
     let bucket = location.bucket();
     let root = format!("{}{}/", location.prefix(), spec.export_id);
     let stats = JobStats::default();
@@ -193,7 +214,8 @@ pub async fn write_sample_export(store: &Store, location: &Location, spec: &Samp
         *summary
             .rows
             .entry(format!("{}/{}", spec.database, table.name))
-            .or_default() += (table.batches.max(1) * table.files_per_batch * table.rows_per_file) as u64;
+            .or_default() +=
+            (table.batches.max(1) * table.files_per_batch * table.rows_per_file) as u64;
     }
     let written: Vec<(String, u64)> = stream::iter(files)
         .map(|(key, table, seed, rows)| {
@@ -202,7 +224,8 @@ pub async fn write_sample_export(store: &Store, location: &Location, spec: &Samp
                 let body = tokio::task::spawn_blocking({
                     let key = key.clone();
                     move || {
-                        try_parquet_file(&table, seed, rows).map_err(|source| Error::ParquetWrite { key, source })
+                        try_parquet_file(&table, seed, rows)
+                            .map_err(|source| Error::ParquetWrite { key, source })
                     }
                 })
                 .await

@@ -49,7 +49,9 @@ pub async fn verify_object(
         return Err(bad(format!("{size} bytes is too small for a Parquet file")));
     }
     let read = read_size.clamp(MIN_SIZE, size);
-    let mut tail = store.get_range(bucket, key, size - read..size, stats).await?;
+    let mut tail = store
+        .get_range(bucket, key, size - read..size, stats)
+        .await?;
     let metadata_len = footer_len(&tail, size).map_err(bad)?;
     let needed = metadata_len + 8;
     if needed > tail.len() as u64 {
@@ -71,7 +73,10 @@ fn footer_len(tail: &[u8], size: u64) -> std::result::Result<u64, String> {
         if &last8[4..] == b"PARE" {
             return Err("encrypted footer (PARE); cannot be checked".into());
         }
-        return Err(format!("bad magic {:?} at the end, expected \"PAR1\"", String::from_utf8_lossy(&last8[4..])));
+        return Err(format!(
+            "bad magic {:?} at the end, expected \"PAR1\"",
+            String::from_utf8_lossy(&last8[4..])
+        ));
     }
     let tail = FooterTail::try_new(&last8).map_err(|e| e.to_string())?;
     let len = tail.metadata_length() as u64;
@@ -224,7 +229,10 @@ mod tests {
         let mut cut = file[..6].to_vec();
         cut.extend_from_slice(&file[file.len() - 8..]);
         let err = check_footer(&cut, cut.len() as u64).unwrap_err();
-        assert!(err.contains("does not fit") || err.contains("corrupt"), "{err}");
+        assert!(
+            err.contains("does not fit") || err.contains("corrupt"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -244,7 +252,8 @@ mod tests {
         // The footer of a bigger file grafted onto a shorter body: offsets point past the data.
         let big = parquet_file("t", 0, 5000);
         let small_body = &big[..64];
-        let meta_len = u32::from_le_bytes(big[big.len() - 8..big.len() - 4].try_into().unwrap()) as usize;
+        let meta_len =
+            u32::from_le_bytes(big[big.len() - 8..big.len() - 4].try_into().unwrap()) as usize;
         let mut file = small_body.to_vec();
         file.extend_from_slice(&big[big.len() - 8 - meta_len..]);
         let err = check_footer(&file, file.len() as u64).unwrap_err();

@@ -38,7 +38,11 @@ pub fn is_same(src: &ObjectInfo, dst: &ObjectHead) -> bool {
     }
     match (&src.etag, &dst.etag) {
         (Some(s), Some(d)) => {
-            s == d || dst.metadata.get(SOURCE_ETAG_METADATA).is_some_and(|m| m == s)
+            s == d
+                || dst
+                    .metadata
+                    .get(SOURCE_ETAG_METADATA)
+                    .is_some_and(|m| m == s)
         }
         // Local files: size is all there is to compare.
         _ => true,
@@ -59,16 +63,19 @@ pub(crate) async fn copy_object(
     let unsupported = || Error::Unsupported {
         bucket: task.src_bucket.clone(),
         key: task.src.key.clone(),
-        reason: format!(
-            "{} bytes is over S3's 5 TiB object limit",
-            task.src.size
-        ),
+        reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
     };
-    let plan = plan(task.src.size, settings.threshold, settings.part_size).ok_or_else(unsupported)?;
+    let plan =
+        plan(task.src.size, settings.threshold, settings.part_size).ok_or_else(unsupported)?;
     let s3 = match store {
         Store::Local(local) => {
             local
-                .copy(&task.src_bucket, &task.src.key, &task.dst_bucket, &task.dst_key)
+                .copy(
+                    &task.src_bucket,
+                    &task.src.key,
+                    &task.dst_bucket,
+                    &task.dst_key,
+                )
                 .await?;
             check_target_size(store, task, stats).await?;
             return Ok(CopyPlan::Single);
@@ -133,11 +140,15 @@ async fn source_head(s3: &S3Store, task: &CopyTask, stats: &JobStats) -> Result<
     if head.size != task.src.size {
         return Err(mismatch(
             task,
-            format!("source changed after listing: {} bytes listed, {} now", task.src.size, head.size),
+            format!(
+                "source changed after listing: {} bytes listed, {} now",
+                task.src.size, head.size
+            ),
         ));
     }
     if let Some(etag) = &task.src.etag {
-        head.metadata.insert(SOURCE_ETAG_METADATA.into(), etag.clone());
+        head.metadata
+            .insert(SOURCE_ETAG_METADATA.into(), etag.clone());
     }
     Ok(head)
 }
@@ -205,20 +216,26 @@ async fn copy_parts(
 ) -> Result<Vec<(i32, String)>> {
     let mut set = JoinSet::new();
     let mut etags = Vec::with_capacity(parts as usize);
-    let mut collect = |res: std::result::Result<Result<(i32, String)>, tokio::task::JoinError>| match res {
-        Ok(Ok(part)) => {
-            etags.push(part);
-            Ok(())
-        }
-        Ok(Err(e)) => Err(e),
-        Err(join) => Err(Error::Interrupted(format!("part copy task ended: {join}"))),
-    };
+    let mut collect =
+        |res: std::result::Result<Result<(i32, String)>, tokio::task::JoinError>| match res {
+            Ok(Ok(part)) => {
+                etags.push(part);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            Err(join) => Err(Error::Interrupted(format!("part copy task ended: {join}"))),
+        };
     for n in 1..=parts {
         let permit = limiter.acquire().await;
         while let Some(res) = set.try_join_next() {
             collect(res)?; // dropping `set` aborts the parts still running
         }
-        let (s3, task, upload_id, stats) = (s3.clone(), task.clone(), upload_id.to_string(), stats.clone());
+        let (s3, task, upload_id, stats) = (
+            s3.clone(),
+            task.clone(),
+            upload_id.to_string(),
+            stats.clone(),
+        );
         set.spawn(async move {
             let _permit = permit;
             let range = plan::part_range(n, part_size, task.src.size);
@@ -241,7 +258,6 @@ async fn copy_parts(
     while let Some(res) = set.join_next().await {
         collect(res)?;
     }
-    drop(collect);
     etags.sort_by_key(|(n, _)| *n);
     Ok(etags)
 }

@@ -96,7 +96,10 @@ mod tests {
     fn over_five_gib_is_always_multipart_whatever_the_threshold() {
         // A threshold above 5 GiB (or u64::MAX, "never multipart") must not let a CopyObject
         // above 5 GiB through: S3 rejects it, local servers do not.
-        assert_eq!(plan(MAX_COPY_OBJECT, u64::MAX, 64 * MIB), Some(CopyPlan::Single));
+        assert_eq!(
+            plan(MAX_COPY_OBJECT, u64::MAX, 64 * MIB),
+            Some(CopyPlan::Single)
+        );
         let (part, parts) = check_multipart(MAX_COPY_OBJECT + 1, u64::MAX, 64 * MIB);
         assert_eq!(part, 64 * MIB);
         assert_eq!(parts, 81);

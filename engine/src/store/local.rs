@@ -37,7 +37,11 @@ fn path(bucket: &str, key: &str) -> Path {
 
 fn root(bucket: &str) -> String {
     let root = Path::from(bucket.trim_end_matches('/')).to_string();
-    if root.is_empty() { root } else { format!("{root}/") }
+    if root.is_empty() {
+        root
+    } else {
+        format!("{root}/")
+    }
 }
 
 fn local_err<'a>(op: &'static str, p: &'a Path) -> impl FnOnce(object_store::Error) -> Error + 'a {
@@ -55,7 +59,11 @@ impl LocalStore {
         }
     }
 
-    pub(crate) fn list(&self, bucket: &str, prefix: &str) -> BoxStream<'static, Result<Vec<ObjectInfo>>> {
+    pub(crate) fn list(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> BoxStream<'static, Result<Vec<ObjectInfo>>> {
         let root = root(bucket);
         let dir = path(bucket, prefix.trim_end_matches('/'));
         let shown = format!("/{dir}");
@@ -89,7 +97,12 @@ impl LocalStore {
             Err(object_store::Error::NotFound { .. }) => return Ok(DelimitedPage::default()),
             Err(e) => return Err(local_err("list", &dir)(e)),
         };
-        let strip = |p: &Path| p.to_string().get(root.len()..).unwrap_or_default().to_string();
+        let strip = |p: &Path| {
+            p.to_string()
+                .get(root.len()..)
+                .unwrap_or_default()
+                .to_string()
+        };
         Ok(DelimitedPage {
             objects: res
                 .objects
@@ -100,7 +113,11 @@ impl LocalStore {
                     etag: None,
                 })
                 .collect(),
-            prefixes: res.common_prefixes.iter().map(|p| format!("{}/", strip(p))).collect(),
+            prefixes: res
+                .common_prefixes
+                .iter()
+                .map(|p| format!("{}/", strip(p)))
+                .collect(),
         })
     }
 
@@ -129,9 +146,17 @@ impl LocalStore {
         }
     }
 
-    pub(crate) async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Bytes> {
+    pub(crate) async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes> {
         let p = path(bucket, key);
-        self.fs.get_range(&p, range).await.map_err(local_err("read", &p))
+        self.fs
+            .get_range(&p, range)
+            .await
+            .map_err(local_err("read", &p))
     }
 
     pub(crate) async fn put(&self, bucket: &str, key: &str, body: Bytes) -> Result<()> {
@@ -143,9 +168,18 @@ impl LocalStore {
             .map_err(local_err("write", &p))
     }
 
-    pub(crate) async fn copy(&self, src_bucket: &str, src_key: &str, dst_bucket: &str, dst_key: &str) -> Result<()> {
+    pub(crate) async fn copy(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+    ) -> Result<()> {
         let from = path(src_bucket, src_key);
         let to = path(dst_bucket, dst_key);
-        self.fs.copy(&from, &to).await.map_err(local_err("copy", &from))
+        self.fs
+            .copy(&from, &to)
+            .await
+            .map_err(local_err("copy", &from))
     }
 }

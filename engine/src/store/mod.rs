@@ -125,7 +125,12 @@ impl Store {
     }
 
     /// HEAD; `None` when the object does not exist.
-    pub async fn head(&self, bucket: &str, key: &str, stats: &JobStats) -> Result<Option<ObjectHead>> {
+    pub async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        stats: &JobStats,
+    ) -> Result<Option<ObjectHead>> {
         match self {
             Store::S3(s) => s.head(bucket, key, stats).await,
             Store::Local(l) => l.head(bucket, key).await,

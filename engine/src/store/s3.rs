@@ -331,7 +331,12 @@ impl S3Store {
         }
     }
 
-    pub(crate) async fn any_under(&self, bucket: &str, prefix: &str, stats: &JobStats) -> Result<bool> {
+    pub(crate) async fn any_under(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        stats: &JobStats,
+    ) -> Result<bool> {
         let page = self
             .call("ListObjectsV2", bucket, prefix, stats, || {
                 self.client
@@ -345,9 +350,21 @@ impl S3Store {
         Ok(!page.contents().is_empty())
     }
 
-    pub(crate) async fn head(&self, bucket: &str, key: &str, stats: &JobStats) -> Result<Option<ObjectHead>> {
+    pub(crate) async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+        stats: &JobStats,
+    ) -> Result<Option<ObjectHead>> {
         self.call("HeadObject", bucket, key, stats, || async {
-            match self.client.head_object().bucket(bucket).key(key).send().await {
+            match self
+                .client
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+            {
                 Ok(o) => Ok(Some(ObjectHead {
                     size: o.content_length().unwrap_or(0).max(0) as u64,
                     etag: o.e_tag().map(normalize_etag),
@@ -401,7 +418,13 @@ impl S3Store {
         .await
     }
 
-    pub(crate) async fn put(&self, bucket: &str, key: &str, body: Bytes, stats: &JobStats) -> Result<()> {
+    pub(crate) async fn put(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        stats: &JobStats,
+    ) -> Result<()> {
         self.call("PutObject", bucket, key, stats, || {
             self.client
                 .put_object()
@@ -416,7 +439,13 @@ impl S3Store {
 
     /// Writes `body` only if nothing exists at the key (`If-None-Match: *`). `Ok(false)` when
     /// something was there already. Used for exactly-once markers.
-    pub async fn put_if_absent(&self, bucket: &str, key: &str, body: Bytes, stats: &JobStats) -> Result<bool> {
+    pub async fn put_if_absent(
+        &self,
+        bucket: &str,
+        key: &str,
+        body: Bytes,
+        stats: &JobStats,
+    ) -> Result<bool> {
         self.call("PutObject", bucket, key, stats, || async {
             match self
                 .client
@@ -429,7 +458,10 @@ impl S3Store {
                 .await
             {
                 Ok(_) => Ok(true),
-                Err(e) if e.raw_response().is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) => {
+                Err(e)
+                    if e.raw_response()
+                        .is_some_and(|r| matches!(r.status().as_u16(), 409 | 412)) =>
+                {
                     Ok(false)
                 }
                 Err(e) => Err(AttemptError::from(e)),
@@ -517,14 +549,16 @@ impl S3Store {
                 req.send()
             })
             .await?;
-        out.upload_id().map(str::to_string).ok_or_else(|| Error::Request {
-            op: "CreateMultipartUpload",
-            bucket: bucket.to_string(),
-            key: key.to_string(),
-            attempts: 1,
-            detail: "response carried no UploadId".into(),
-            source: "no UploadId".into(),
-        })
+        out.upload_id()
+            .map(str::to_string)
+            .ok_or_else(|| Error::Request {
+                op: "CreateMultipartUpload",
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                attempts: 1,
+                detail: "response carried no UploadId".into(),
+                source: "no UploadId".into(),
+            })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -650,13 +684,26 @@ mod tests {
 
     fn ok_output() -> CopyObjectOutput {
         CopyObjectOutput::builder()
-            .copy_object_result(CopyObjectResult::builder().e_tag(format!("\"{ETAG}\"")).build())
+            .copy_object_result(
+                CopyObjectResult::builder()
+                    .e_tag(format!("\"{ETAG}\""))
+                    .build(),
+            )
             .build()
     }
 
     async fn copy(s: &S3Store, stats: &JobStats) -> Result<Option<String>> {
-        s.copy_object("src", "k 1+2.parquet", Some(ETAG), "dst", "t/k.parquet", &WriteOptions::default(), None, stats)
-            .await
+        s.copy_object(
+            "src",
+            "k 1+2.parquet",
+            Some(ETAG),
+            "dst",
+            "t/k.parquet",
+            &WriteOptions::default(),
+            None,
+            stats,
+        )
+        .await
     }
 
     #[tokio::test]
@@ -700,21 +747,35 @@ mod tests {
     async fn gives_up_after_max_attempts_naming_the_key() {
         let rule = mock!(Client::copy_object)
             .sequence()
-            .http_status(500, Some("<Error><Code>InternalError</Code></Error>".into()))
+            .http_status(
+                500,
+                Some("<Error><Code>InternalError</Code></Error>".into()),
+            )
             .repeatedly()
             .build();
         let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], no_sdk_retries);
-        let err = copy(&store(client, 8), &JobStats::default()).await.unwrap_err();
+        let err = copy(&store(client, 8), &JobStats::default())
+            .await
+            .unwrap_err();
         assert_eq!(rule.num_calls(), 4);
         let msg = err.to_string();
-        assert!(msg.contains("\"k 1+2.parquet\"") && msg.contains("after 4 attempt(s)"), "{msg}");
+        assert!(
+            msg.contains("\"k 1+2.parquet\"") && msg.contains("after 4 attempt(s)"),
+            "{msg}"
+        );
     }
 
     #[tokio::test]
     async fn access_denied_is_not_retried() {
         let rule = mock!(Client::copy_object)
             .sequence()
-            .http_status(403, Some("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into()))
+            .http_status(
+                403,
+                Some(
+                    "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+                        .into(),
+                ),
+            )
             .repeatedly()
             .build();
         let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], no_sdk_retries);
@@ -728,7 +789,10 @@ mod tests {
     #[tokio::test]
     async fn copy_source_is_encoded_on_the_wire() {
         let rule = mock!(Client::copy_object)
-            .match_requests(|r| r.copy_source() == Some("src/k%201%2B2.parquet") && r.copy_source_if_match() == Some("\"0123456789abcdef0123456789abcdef\""))
+            .match_requests(|r| {
+                r.copy_source() == Some("src/k%201%2B2.parquet")
+                    && r.copy_source_if_match() == Some("\"0123456789abcdef0123456789abcdef\"")
+            })
             .then_output(ok_output);
         let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], no_sdk_retries);
         copy(&store(client, 8), &JobStats::default()).await.unwrap();
