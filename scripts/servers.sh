@@ -53,9 +53,11 @@ start_moto() {
 start_seaweed() {
   local port; port=$(free_port)
   mkdir -p "$RUN_DIR/weed"
-  # weed mini also opens its master/volume/filer ports on 127.0.0.1 (defaults).
+  # weed mini also opens its master/volume/filer ports on 127.0.0.1 (defaults). Each bucket is a
+  # collection with volumes of its own: -volume.max lifts the auto limit (free disk / 128 MB),
+  # which a test run creating dozens of buckets exhausts (volumes are sparse files).
   (cd "$RUN_DIR/weed" && exec "$TOOLS/venv/bin/weed" mini -dir="$RUN_DIR/weed" -ip=127.0.0.1 -ip.bind=127.0.0.1 \
-      -s3.port="$port" -webdav=false -admin.ui=false >"$RUN_DIR/weed.log" 2>&1) &
+      -s3.port="$port" -volume.max=5000 -webdav=false -admin.ui=false >"$RUN_DIR/weed.log" 2>&1) &
   SERVER_PIDS+=($!)
   wait_port "127.0.0.1:$port" SeaweedFS
   # The S3 port opens before the filer is ready: wait until a bucket can be listed.

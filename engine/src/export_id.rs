@@ -163,6 +163,45 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn every_real_daily_id_parses_to_its_date(days in 0i64..36_524, h in 0u32..24, m in 0u32..60, s in 0u32..60) {
+            let date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + chrono::Duration::days(days);
+            let id = format!("sql-to-parquet-{}-{h:02}{m:02}{s:02}", date.format("%y-%m-%d"));
+            let parsed = ExportId::parse(&id).unwrap();
+            proptest::prop_assert_eq!(parsed.date(), date);
+            proptest::prop_assert!(!parsed.is_backdated());
+            let backdated = format!("sql-to-parquet-{}-backdated", date.format("%Y-%m-%d"));
+            proptest::prop_assert_eq!(ExportId::parse(&backdated).unwrap().date(), date);
+        }
+
+        #[test]
+        fn arbitrary_strings_never_panic_and_errors_name_the_id(id in ".{0,60}") {
+            match ExportId::parse(&id) {
+                Ok(parsed) => {
+                    proptest::prop_assert!(id.starts_with(EXPORT_ID_PREFIX));
+                    let y = parsed.date().year();
+                    let yy = format!("{:02}", y % 100);
+                    proptest::prop_assert!(id.contains(&yy), "{} lacks {}", id, yy);
+                }
+                Err(e) => {
+                    let quoted = format!("{id:?}");
+                    proptest::prop_assert!(e.to_string().contains(&quoted), "{} lacks {}", e, quoted);
+                }
+            }
+        }
+
+        #[test]
+        fn near_misses_are_rejected(prefix in "(sql-to-parquet-|sql_to_parquet-|sql-to-parquet)", digits in "[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{5,7}") {
+            let id = format!("{prefix}{digits}");
+            let shape_ok = prefix == "sql-to-parquet-"
+                && digits.split('-').map(str::len).collect::<Vec<_>>() == [2, 2, 2, 6];
+            if !shape_ok {
+                proptest::prop_assert!(ExportId::parse(&id).is_err(), "{} accepted", id);
+            }
+        }
+    }
+
     #[test]
     fn partition_is_zero_padded() {
         assert_eq!(

@@ -204,6 +204,41 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn mapping_keeps_table_folder_and_file_and_drops_batches(
+            db in "[a-z][a-z0-9_]{0,10}",
+            table in "[^/]{1,30}",
+            batches in proptest::collection::vec("[0-9]{1,3}", 0..3),
+            file in "[^/]{0,20}",
+            prefix in "(|landing|a/b/c)",
+        ) {
+            let file = format!("{file}.parquet");
+            let l = layout("", &prefix);
+            let mut key = format!("sql-to-parquet-24-06-04-101500/{db}/{table}/");
+            for b in &batches {
+                key.push_str(b);
+                key.push('/');
+            }
+            key.push_str(&file);
+            let Mapped::Parquet(p) = l.map(&key).unwrap() else { panic!("{key}") };
+            let prefix = normalize_prefix(&prefix);
+            proptest::prop_assert_eq!(p.target_key, format!("{prefix}{db}/{table}/{PART}/{file}"));
+            proptest::prop_assert_eq!(p.table, format!("{db}/{table}"));
+        }
+
+        #[test]
+        fn distinct_tables_or_files_never_collide(
+            t1 in "[a-z.]{1,8}", t2 in "[a-z.]{1,8}", f1 in "[a-z0-9-]{1,8}", f2 in "[a-z0-9-]{1,8}",
+        ) {
+            let l = layout("", "x");
+            let k1 = format!("sql-to-parquet-24-06-04-101500/db/{t1}/1/{f1}.parquet");
+            let k2 = format!("sql-to-parquet-24-06-04-101500/db/{t2}/2/{f2}.parquet");
+            let (a, b) = (target(l.map(&k1).unwrap()), target(l.map(&k2).unwrap()));
+            proptest::prop_assert_eq!(a == b, t1 == t2 && f1 == f2);
+        }
+    }
+
     #[test]
     fn same_file_in_two_batches_collides_on_target() {
         // The collision itself is detected by the job (it sees a whole table); here we check

@@ -1,6 +1,7 @@
 //! The `engine` binary end to end: exit codes, JSON reports, backfill order and resume.
 
 use std::process::{Command, Output};
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use liberator_engine::sample::{SampleSpec, write_sample_export};
@@ -300,4 +301,98 @@ fn demo_runs_without_any_server() {
         "demo/landing/parking/liberator/liberator/liberator.pcn/import_year=2024/import_month=06/import_day=04/import_date=20240604",
     );
     assert_eq!(std::fs::read_dir(landed).unwrap().count(), 6);
+}
+
+/// `engine backfill` killed with SIGKILL mid-run, then re-run, leaves a landing zone identical
+/// to a clean run's: nothing half-written is taken for landed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_killed_mid_run_then_rerun_matches_a_clean_run() {
+    use liberator_tests::{FaultConfig, FaultProxy};
+    let ep = &seaweed().endpoint;
+    let (client, src, dst) = buckets(ep).await;
+    let e = engine(ep, CopyConfig::default());
+    let loc = Location::parse(&format!("s3://{src}")).unwrap();
+    let ids = [
+        "sql-to-parquet-24-06-04-101500",
+        "sql-to-parquet-24-06-05-101500",
+        "sql-to-parquet-24-06-06-101500",
+    ];
+    for id in ids {
+        write_sample_export(e.store(), &loc, &SampleSpec::uniform(id, 5, 2, 30, 5))
+            .await
+            .unwrap();
+    }
+    let source = format!("s3://{src}");
+    // A slow link, so the kill lands mid-run.
+    let proxy = FaultProxy::start(
+        ep,
+        FaultConfig {
+            delay: Duration::from_millis(25),
+            ..FaultConfig::default()
+        },
+    )
+    .await;
+    let killed_target = format!("s3://{dst}/killed");
+    let args = [
+        "backfill",
+        "--source",
+        &source,
+        "--target",
+        &killed_target,
+        "--concurrency",
+        "8",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_engine"))
+        .args(args)
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+        .env("AWS_REGION", "us-east-1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = list_all(&client, &dst, "killed/").await.len();
+        if n >= 200 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "backfill made no progress"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = list_all(&client, &dst, "killed/").await.len();
+    assert!(partial < 900, "killed mid-run ({partial} of 900 landed)");
+
+    let out = run(&args, ep);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let clean_target = format!("s3://{dst}/clean");
+    let out = run(
+        &["backfill", "--source", &source, "--target", &clean_target],
+        ep,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let strip = |prefix: &str, v: Vec<(String, u64)>| -> Vec<(String, u64)> {
+        v.into_iter()
+            .map(|(k, s)| (k.strip_prefix(prefix).unwrap().to_string(), s))
+            .collect()
+    };
+    let resumed = strip("killed/", list_all(&client, &dst, "killed/").await);
+    let clean = strip("clean/", list_all(&client, &dst, "clean/").await);
+    assert_eq!(resumed.len(), 900);
+    assert_eq!(
+        resumed, clean,
+        "the resumed landing zone equals a clean run's"
+    );
+    for (key, _) in resumed.iter().step_by(53) {
+        let a = liberator_tests::get_bytes(&client, &dst, &format!("killed/{key}")).await;
+        let b = liberator_tests::get_bytes(&client, &dst, &format!("clean/{key}")).await;
+        assert!(a == b, "{key} differs");
+    }
 }

@@ -6,6 +6,7 @@
 //! (`~/.cache/liberator/tools/venv/bin/moto_server`) or `PATH`. A missing server fails the
 //! test with instructions; nothing is ever skipped.
 
+pub mod aws;
 pub mod mariadb;
 pub mod proxy;
 pub mod servers;
@@ -31,7 +32,13 @@ pub fn s3_client(endpoint: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "liberator-tests"))
+        .credentials_provider(Credentials::new(
+            ACCESS_KEY,
+            SECRET_KEY,
+            None,
+            None,
+            "liberator-tests",
+        ))
         .force_path_style(true)
         .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
         .build();
@@ -40,7 +47,10 @@ pub fn s3_client(endpoint: &str) -> Client {
 
 /// A bucket name unique to this test run.
 pub fn unique_bucket(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 /// Creates a bucket, failing the test loudly if the server refuses.
@@ -50,7 +60,12 @@ pub async fn create_bucket(client: &Client, bucket: &str) {
         .bucket(bucket)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("creating bucket {bucket}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "creating bucket {bucket}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
 }
 
 /// An engine talking to `endpoint`.
@@ -63,9 +78,19 @@ pub fn engine(endpoint: &str, config: CopyConfig) -> Arc<Engine> {
 /// Every key under `prefix`, sorted, with sizes.
 pub async fn list_all(client: &Client, bucket: &str, prefix: &str) -> Vec<(String, u64)> {
     let mut out = Vec::new();
-    let mut pages = client.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
-        let page = page.unwrap_or_else(|e| panic!("listing {bucket}/{prefix}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+        let page = page.unwrap_or_else(|e| {
+            panic!(
+                "listing {bucket}/{prefix}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        });
         for o in page.contents() {
             out.push((o.key().unwrap().to_string(), o.size().unwrap_or(0) as u64));
         }
@@ -82,7 +107,12 @@ pub async fn get_bytes(client: &Client, bucket: &str, key: &str) -> bytes::Bytes
         .key(key)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GET {bucket}/{key}: {}", aws_sdk_s3::error::DisplayErrorContext(e)))
+        .unwrap_or_else(|e| {
+            panic!(
+                "GET {bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(e)
+            )
+        })
         .body
         .collect()
         .await

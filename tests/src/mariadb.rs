@@ -42,7 +42,9 @@ impl MariaDb {
 
     /// A new connection as the test user.
     pub async fn conn(&self) -> mysql_async::Conn {
-        mysql_async::Conn::new(self.opts()).await.expect("connect to test MariaDB")
+        mysql_async::Conn::new(self.opts())
+            .await
+            .expect("connect to test MariaDB")
     }
 }
 
@@ -50,14 +52,22 @@ impl MariaDb {
 pub fn find_binary(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/bin"), PathBuf::from("/usr/local/bin")])
+        .chain([
+            PathBuf::from("/usr/sbin"),
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/usr/local/bin"),
+        ])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
 /// A free loopback port (the listener is closed before the server binds it).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind loopback").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind loopback")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Spawns `cmd` from a thread that parks forever, with the child set to die with us.
@@ -82,7 +92,9 @@ fn spawn_tied(mut cmd: Command) -> u32 {
             }
         })
         .expect("spawn server thread");
-    rx.recv().expect("server thread").unwrap_or_else(|e| panic!("starting test server failed: {e}"))
+    rx.recv()
+        .expect("server thread")
+        .unwrap_or_else(|e| panic!("starting test server failed: {e}"))
 }
 
 fn wait_port(port: u16, what: &str, log: &Path, timeout: Duration) {
@@ -105,12 +117,18 @@ pub fn mariadb() -> &'static MariaDb {
 fn start_mariadb() -> MariaDb {
     let mariadbd = find_binary("mariadbd")
         .or_else(|| find_binary("mysqld"))
-        .expect("mariadbd not found on PATH, /usr/sbin or /usr/bin: apt-get install mariadb-server");
+        .expect(
+            "mariadbd not found on PATH, /usr/sbin or /usr/bin: apt-get install mariadb-server",
+        );
     let install = find_binary("mariadb-install-db")
         .or_else(|| find_binary("mysql_install_db"))
         .expect("mariadb-install-db not found: apt-get install mariadb-server");
     // Kept for the life of the process; the OS temp cleaner removes it later.
-    let root = tempfile::Builder::new().prefix("liberator-mariadb-").tempdir().expect("temp dir").keep();
+    let root = tempfile::Builder::new()
+        .prefix("liberator-mariadb-")
+        .tempdir()
+        .expect("temp dir")
+        .keep();
     let datadir = root.join("data");
     let socket = root.join("mysqld.sock");
     let log = root.join("server.log");
@@ -122,7 +140,12 @@ fn start_mariadb() -> MariaDb {
         .arg("--skip-test-db")
         .output()
         .expect("run mariadb-install-db");
-    assert!(out.status.success(), "mariadb-install-db failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "mariadb-install-db failed:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let port = free_port();
     let log_file = std::fs::File::create(&log).expect("server log");
@@ -145,7 +168,9 @@ fn start_mariadb() -> MariaDb {
     wait_port(port, "mariadbd", &log, Duration::from_secs(60));
 
     // Root over the socket creates the password user the tests connect as.
-    let admin = find_binary("mariadb").or_else(|| find_binary("mysql")).expect("mariadb client not found: apt-get install mariadb-client");
+    let admin = find_binary("mariadb")
+        .or_else(|| find_binary("mysql"))
+        .expect("mariadb client not found: apt-get install mariadb-client");
     let sql = format!(
         "CREATE USER 'restore'@'127.0.0.1' IDENTIFIED BY '{p}'; GRANT ALL PRIVILEGES ON *.* TO 'restore'@'127.0.0.1' WITH GRANT OPTION;",
         p = MariaDb::PASSWORD
@@ -164,11 +189,19 @@ fn start_mariadb() -> MariaDb {
             break;
         }
         if start.elapsed() > Duration::from_secs(30) {
-            panic!("creating the test user failed: {}", String::from_utf8_lossy(&out.stderr));
+            panic!(
+                "creating the test user failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    MariaDb { port, socket, datadir, user: "restore".into() }
+    MariaDb {
+        port,
+        socket,
+        datadir,
+        user: "restore".into(),
+    }
 }
 
 /// An RDS client for the shared moto server (same credentials and region as
@@ -178,7 +211,13 @@ pub fn rds_client(endpoint: &str) -> aws_sdk_rds::Client {
         .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_sdk_rds::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_rds::config::Credentials::new(crate::ACCESS_KEY, crate::SECRET_KEY, None, None, "liberator-tests"))
+        .credentials_provider(aws_sdk_rds::config::Credentials::new(
+            crate::ACCESS_KEY,
+            crate::SECRET_KEY,
+            None,
+            None,
+            "liberator-tests",
+        ))
         .build();
     aws_sdk_rds::Client::from_conf(conf)
 }
@@ -195,7 +234,12 @@ pub async fn create_rds_instance(rds: &aws_sdk_rds::Client, id: &str) {
         .allocated_storage(20)
         .send()
         .await
-        .unwrap_or_else(|e| panic!("creating RDS instance {id}: {}", aws_sdk_rds::error::DisplayErrorContext(e)));
+        .unwrap_or_else(|e| {
+            panic!(
+                "creating RDS instance {id}: {}",
+                aws_sdk_rds::error::DisplayErrorContext(e)
+            )
+        });
 }
 
 /// A zip of `entries` (name, content), deflated, as the uploader's tooling makes them.

@@ -26,6 +26,9 @@ pub struct FaultConfig {
     pub reset_rate: f64,
     /// Added before forwarding a request and before returning its response.
     pub delay: Duration,
+    /// Writes (PUT/POST/DELETE) to this bucket get `403 AccessDenied`, as for credentials
+    /// without write access.
+    pub deny_writes_to: Option<String>,
     /// Only requests with these methods get faults (all when empty).
     pub methods: Vec<&'static str>,
     pub seed: u64,
@@ -41,6 +44,7 @@ pub struct ProxyStats {
     pub internal_errors: AtomicU64,
     pub resets: AtomicU64,
     pub forwarded: AtomicU64,
+    pub denied: AtomicU64,
 }
 
 impl ProxyStats {
@@ -72,7 +76,10 @@ enum Fault {
 impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream` (`http://host:port`).
     pub async fn start(upstream: &str, config: FaultConfig) -> FaultProxy {
-        let upstream = upstream.trim_start_matches("http://").trim_end_matches('/').to_string();
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let stats = Arc::new(ProxyStats::default());
@@ -83,13 +90,18 @@ impl FaultProxy {
                 let Ok((client, _)) = listener.accept().await else {
                     return;
                 };
-                let (st, cfg, rng, upstream) = (st.clone(), cfg.clone(), rng.clone(), upstream.clone());
+                let (st, cfg, rng, upstream) =
+                    (st.clone(), cfg.clone(), rng.clone(), upstream.clone());
                 tokio::spawn(async move {
                     let _ = handle(client, &upstream, &cfg, &st, &rng).await;
                 });
             }
         });
-        FaultProxy { endpoint, stats, task }
+        FaultProxy {
+            endpoint,
+            stats,
+            task,
+        }
     }
 }
 
@@ -142,7 +154,9 @@ async fn read_request(client: &mut TcpStream) -> std::io::Result<Option<(String,
             len = v.trim().parse().unwrap_or(0);
         }
         if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-            return Err(std::io::Error::other("fault proxy does not support chunked request bodies"));
+            return Err(std::io::Error::other(
+                "fault proxy does not support chunked request bodies",
+            ));
         }
     }
     let mut body = buf[head_end..].to_vec();
@@ -168,7 +182,27 @@ async fn handle(
         return Ok(());
     };
     st.requests.fetch_add(1, Ordering::Relaxed);
-    let method = head.split(' ').next().unwrap_or_default();
+    let mut words = head.split(' ');
+    let (method, path) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or_default(),
+    );
+    if let Some(bucket) = &cfg.deny_writes_to
+        && matches!(method, "PUT" | "POST" | "DELETE")
+        && (path == format!("/{bucket}")
+            || path.starts_with(&format!("/{bucket}/"))
+            || path.starts_with(&format!("/{bucket}?")))
+    {
+        st.denied.fetch_add(1, Ordering::Relaxed);
+        client
+            .write_all(&error_response(
+                "403 Forbidden",
+                "AccessDenied",
+                "Access Denied",
+            ))
+            .await?;
+        return client.shutdown().await;
+    }
     let fault = if cfg.methods.is_empty() || cfg.methods.contains(&method) {
         choose(cfg, st.eligible.fetch_add(1, Ordering::Relaxed) + 1, rng)
     } else {
@@ -178,14 +212,22 @@ async fn handle(
         Fault::SlowDown => {
             st.slowdowns.fetch_add(1, Ordering::Relaxed);
             client
-                .write_all(&error_response("503 Slow Down", "SlowDown", "Please reduce your request rate."))
+                .write_all(&error_response(
+                    "503 Slow Down",
+                    "SlowDown",
+                    "Please reduce your request rate.",
+                ))
                 .await?;
             return client.shutdown().await;
         }
         Fault::InternalError => {
             st.internal_errors.fetch_add(1, Ordering::Relaxed);
             client
-                .write_all(&error_response("500 Internal Server Error", "InternalError", "We encountered an internal error. Please try again."))
+                .write_all(&error_response(
+                    "500 Internal Server Error",
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                ))
                 .await?;
             return client.shutdown().await;
         }

@@ -18,7 +18,9 @@ pub struct Server {
 pub fn tools_dir() -> PathBuf {
     std::env::var_os("LIBERATOR_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/liberator/tools"))
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/liberator/tools")
+        })
 }
 
 fn find_binary(env: &str, name: &str) -> Option<PathBuf> {
@@ -37,7 +39,11 @@ fn find_binary(env: &str, name: &str) -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn wait_ready(addr: &str, what: &str) {
@@ -67,7 +73,8 @@ fn spawn_for_process(mut cmd: Command, what: &'static str) {
         }
         let child = cmd.spawn();
         let ok = child.is_ok();
-        tx.send(child.map(|_| ()).map_err(|e| e.to_string())).unwrap();
+        tx.send(child.map(|_| ()).map_err(|e| e.to_string()))
+            .unwrap();
         if ok {
             loop {
                 std::thread::park();

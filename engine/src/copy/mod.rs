@@ -261,3 +261,115 @@ async fn copy_parts(
     etags.sort_by_key(|(n, _)| *n);
     Ok(etags)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limiter::LimiterConfig;
+    use crate::retry::RetryConfig;
+    use crate::store::s3::WriteOptions;
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
+    use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
+    use aws_sdk_s3::operation::head_object::HeadObjectOutput;
+    use aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput;
+    use aws_sdk_s3::types::CopyPartResult;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use std::sync::Mutex;
+
+    const SIZE: u64 = 6 * plan::GIB + 12_345;
+
+    /// A 6 GiB object never goes through CopyObject, whatever the threshold: the engine plans
+    /// UploadPartCopy ranges that tile the object. Checked on the requests sent, since local
+    /// servers accept oversized CopyObject calls.
+    #[tokio::test]
+    async fn objects_over_5_gib_are_copied_in_parts_whatever_the_threshold() {
+        let ranges = Arc::new(Mutex::new(Vec::new()));
+        let seen = ranges.clone();
+        let copy = mock!(Client::copy_object)
+            .then_error(|| panic!("CopyObject must not be sent for 6 GiB"));
+        let head = mock!(Client::head_object).then_output(|| {
+            HeadObjectOutput::builder()
+                .content_length(SIZE as i64)
+                .e_tag("\"abc-3\"")
+                .build()
+        });
+        let create = mock!(Client::create_multipart_upload).then_output(|| {
+            CreateMultipartUploadOutput::builder()
+                .upload_id("up-1")
+                .build()
+        });
+        let part = mock!(Client::upload_part_copy)
+            .match_requests(move |r| {
+                seen.lock().unwrap().push((
+                    r.part_number().unwrap(),
+                    r.copy_source_range().unwrap().to_string(),
+                ));
+                r.upload_id() == Some("up-1") && r.copy_source() == Some("src/big%20file.parquet")
+            })
+            .then_output(|| {
+                UploadPartCopyOutput::builder()
+                    .copy_part_result(CopyPartResult::builder().e_tag("\"p\"").build())
+                    .build()
+            });
+        let complete = mock!(Client::complete_multipart_upload)
+            .match_requests(|r| r.multipart_upload().map(|u| u.parts().len()) == Some(97))
+            .then_output(|| {
+                CompleteMultipartUploadOutput::builder()
+                    .e_tag("\"x-97\"")
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            [&copy, &head, &create, &part, &complete],
+            |b| b.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        );
+        let limiter = Limiter::new(LimiterConfig::default());
+        let store = Store::S3(S3Store::from_client(
+            client,
+            limiter.clone(),
+            RetryConfig::default(),
+        ));
+        let task = CopyTask {
+            src_bucket: "src".into(),
+            src: ObjectInfo {
+                key: "big file.parquet".into(),
+                size: SIZE,
+                etag: Some("abc-3".into()),
+            },
+            dst_bucket: "dst".into(),
+            dst_key: "t/big file.parquet".into(),
+        };
+        let write = WriteOptions::default();
+        let settings = CopySettings {
+            threshold: u64::MAX,
+            part_size: 64 * plan::MIB,
+            write: &write,
+        };
+        let stats = Arc::new(JobStats::default());
+        let permit = limiter.acquire().await;
+        let result = copy_object(&store, &limiter, &settings, &task, permit, &stats)
+            .await
+            .unwrap();
+        assert_eq!(
+            result,
+            CopyPlan::Multipart {
+                part_size: 64 * plan::MIB,
+                parts: 97
+            }
+        );
+        assert_eq!(copy.num_calls(), 0);
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(complete.num_calls(), 1);
+        let mut ranges = ranges.lock().unwrap().clone();
+        ranges.sort();
+        ranges.dedup();
+        assert_eq!(ranges.len(), 97);
+        assert_eq!(ranges[0], (1, format!("bytes=0-{}", 64 * plan::MIB - 1)));
+        assert_eq!(
+            ranges[96],
+            (97, format!("bytes={}-{}", 96 * 64 * plan::MIB, SIZE - 1))
+        );
+    }
+}
