@@ -179,6 +179,7 @@ impl CopyArgs {
 /// Progress bars on a terminal; periodic log lines otherwise; the plan on a dry run.
 struct CliProgress {
     bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    exports: Option<ProgressBar>,
     dry_run: bool,
     done: std::sync::atomic::AtomicU64,
 }
@@ -210,9 +211,22 @@ impl CliProgress {
         });
         Arc::new(CliProgress {
             bars,
+            exports: exports_bar,
             dry_run,
             done: Default::default(),
         })
+    }
+}
+
+impl CliProgress {
+    fn export_done(&self, report: &Report) {
+        match &self.exports {
+            Some(bar) => {
+                bar.inc(1);
+                bar.println(report.to_string());
+            }
+            None => eprint!("{report}"),
+        }
     }
 }
 
@@ -231,7 +245,7 @@ impl Progress for CliProgress {
         } else {
             let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if done % 1000 == 0 {
-                tracing::info!(objects = done, "progress");
+                eprintln!("progress: {done} objects done");
             }
         }
         if self.dry_run
