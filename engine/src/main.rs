@@ -186,6 +186,7 @@ struct CliProgress {
 
 impl CliProgress {
     fn new(dry_run: bool, exports: Option<u64>) -> Arc<Self> {
+        let mut exports_bar = None;
         let bars = std::io::stderr().is_terminal().then(|| {
             let multi = MultiProgress::new();
             if let Some(n) = exports {
@@ -193,6 +194,7 @@ impl CliProgress {
                 e.set_style(
                     ProgressStyle::with_template("exports {pos}/{len} {wide_bar}").unwrap(),
                 );
+                exports_bar = Some(e);
             }
             let objects = multi.add(ProgressBar::new(0));
             objects.set_style(
