@@ -326,13 +326,14 @@ async fn run(cli: Cli) -> Result<bool> {
                 eprintln!("ignored folder {name}: {reason}");
             }
             let progress = CliProgress::new(copy.dry_run, Some(discovery.exports.len() as u64));
+            let bars = progress.clone();
             let reports = backfill(
                 &engine,
                 &source,
                 &target,
                 &discovery,
                 progress,
-                |r: &Report| eprint!("{r}"),
+                |r: &Report| bars.export_done(r),
             )
             .await?;
             write_json(copy.report.as_deref(), &reports)?;
