@@ -7,6 +7,7 @@
 //! test with instructions; nothing is ever skipped.
 
 pub mod aws;
+pub mod checksum;
 pub mod mariadb;
 pub mod proxy;
 pub mod servers;

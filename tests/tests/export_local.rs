@@ -1,6 +1,6 @@
 //! The local RDS-export stand-in against a real MariaDB: layout, types, awkward values.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use liberator_engine::export_local::{LocalExportConfig, export_database};
 use liberator_engine::verify::verify_location;
@@ -125,4 +125,18 @@ async fn exports_tables_in_rds_layout_with_exact_values() {
         }
     }
     assert_eq!(found, 1);
+
+    // Every value, every row: the database and the export agree.
+    let want = liberator_tests::checksum::mariadb_sums(&mut conn, &name).await;
+    let mut got = BTreeMap::new();
+    for key in keys.iter().filter(|k| k.ends_with(".parquet")) {
+        let table = key.split('/').nth(2).unwrap();
+        liberator_tests::checksum::add_parquet(
+            &mut got,
+            table,
+            get_bytes(&client, &bucket, key).await,
+        );
+    }
+    got.entry(format!("{name}.empty_table")).or_default();
+    assert_eq!(got, want);
 }
