@@ -527,6 +527,7 @@ async fn main() -> ExitCode {
             .init();
     } else {
         tracing_subscriber::fmt()
+            .with_ansi(std::io::stderr().is_terminal())
             .with_env_filter(filter)
             .with_writer(std::io::stderr)
             .init();

@@ -16,7 +16,7 @@ use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::config::Region;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, MetadataDirective, ObjectCannedAcl,
@@ -97,6 +97,21 @@ pub fn copy_source(bucket: &str, key: &str) -> String {
     format!("{bucket}/{}", utf8_percent_encode(key, COPY_SOURCE))
 }
 
+/// `a: b: c` from an error and its sources, without the Debug dump `DisplayErrorContext` adds.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let msg = s.to_string();
+        if !out.ends_with(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        next = s.source();
+    }
+    out
+}
+
 /// One failed attempt.
 pub(crate) struct AttemptError {
     class: Class,
@@ -109,9 +124,28 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     fn from(e: SdkError<E, HttpResponse>) -> Self {
+        // Service errors read best as "Code: message (HTTP status, request id)"; the full
+        // chain (raw response included) stays available through `source`.
+        let detail = match &e {
+            SdkError::ServiceError(se) => {
+                let meta = se.err().meta();
+                let mut d = format!(
+                    "{}: {} (HTTP {}",
+                    meta.code().unwrap_or("unknown error"),
+                    meta.message().unwrap_or("no message"),
+                    se.raw().status().as_u16()
+                );
+                if let Some(id) = meta.extra("aws_request_id") {
+                    d.push_str(&format!(", request id {id}"));
+                }
+                d.push(')');
+                d
+            }
+            _ => error_chain(&e),
+        };
         AttemptError {
             class: classify(&e),
-            detail: DisplayErrorContext(&e).to_string(),
+            detail,
             source: Box::new(e),
         }
     }
