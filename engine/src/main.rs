@@ -194,6 +194,7 @@ impl CliProgress {
                 e.set_style(
                     ProgressStyle::with_template("exports {pos}/{len} {wide_bar}").unwrap(),
                 );
+                e.tick();
                 exports_bar = Some(e);
             }
             let objects = multi.add(ProgressBar::new(0));
