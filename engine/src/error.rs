@@ -28,6 +28,9 @@ pub enum Error {
         bucket: String,
         key: String,
         attempts: u32,
+        /// The last failure was of a retryable kind (throttling, 5xx, network): the request
+        /// ran out of attempts rather than being refused.
+        transient: bool,
         detail: String,
         #[source]
         source: BoxError,
@@ -95,6 +98,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether trying again later may succeed: requests that ran out of attempts on
+    /// throttling, 5xx or network errors, and interrupted runs. A bad file, a refused request
+    /// (403, 404, 412) or an impossible object is not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Request { transient, .. } => *transient,
+            Error::Mismatch { .. } | Error::Interrupted(_) | Error::Local { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The key this error concerns, when it concerns one object.
     pub fn key(&self) -> Option<&str> {
         match self {

@@ -191,6 +191,42 @@ impl Engine {
         }
     }
 
+    /// Lands one object, outside any export run (S3 Batch Operations tasks, tools): HEAD the
+    /// source, check its footer (when verification is on), skip it when already at the
+    /// target, else copy it (multipart above the threshold) and check the copy. Returns what
+    /// was done and the footer's row count.
+    #[tracing::instrument(skip_all, fields(bucket = src_bucket, key = src_key))]
+    pub async fn land_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+    ) -> Result<(Outcome, Option<u64>)> {
+        let stats = Arc::new(JobStats::default());
+        let permit = self.limiter.acquire().await;
+        let head = self
+            .store
+            .head(src_bucket, src_key, &stats)
+            .await?
+            .ok_or_else(|| Error::Unsupported {
+                bucket: src_bucket.to_string(),
+                key: src_key.to_string(),
+                reason: "source object does not exist".into(),
+            })?;
+        let task = CopyTask {
+            src_bucket: src_bucket.to_string(),
+            src: ObjectInfo {
+                key: src_key.to_string(),
+                size: head.size,
+                etag: head.etag,
+            },
+            dst_bucket: dst_bucket.to_string(),
+            dst_key: dst_key.to_string(),
+        };
+        land(self, &task, false, permit, &stats).await
+    }
+
     /// Lands one export and returns its report.
     pub async fn copy(
         self: &Arc<Self>,
@@ -209,10 +245,26 @@ pub struct CopyHandle {
     stats: Arc<JobStats>,
 }
 
+/// Stops a run from elsewhere (e.g. a deadline timer) while its handle is being joined.
+#[derive(Debug, Clone)]
+pub struct Stopper(CancellationToken);
+
+impl Stopper {
+    /// Stop starting new copies; those in flight finish and the report says `complete: false`.
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
 impl CopyHandle {
     /// Stop starting new copies; those in flight finish and the report says `complete: false`.
     pub fn stop(&self) {
         self.cancel.cancel();
+    }
+
+    /// A [`Stopper`] for this run, usable while [`CopyHandle::join`] is awaited.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.cancel.clone())
     }
 
     /// Live counters.
@@ -568,70 +620,16 @@ async fn process(
     permit: Permit,
 ) -> Done {
     let started = Instant::now();
-    let cfg = &engine.config;
     let task = CopyTask {
         src_bucket: src_bucket.to_string(),
         dst_bucket: dst_bucket.to_string(),
         dst_key: pk.target_key.clone(),
         src: obj,
     };
-    let mut rows = None;
-    let outcome = async {
-        if cfg.verify {
-            let info = verify_object(
-                &engine.store,
-                &task.src_bucket,
-                &task.src.key,
-                task.src.size,
-                cfg.footer_read_size,
-                &stats,
-            )
-            .await?;
-            rows = Some(info.rows);
-        }
-        if cfg.dry_run {
-            let p =
-                plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
-                    Error::Unsupported {
-                        bucket: task.src_bucket.clone(),
-                        key: task.src.key.clone(),
-                        reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
-                    }
-                })?;
-            return Ok(Outcome::Planned(p));
-        }
-        if !cfg.force && !fresh {
-            match engine
-                .store
-                .head(&task.dst_bucket, &task.dst_key, &stats)
-                .await?
-            {
-                Some(existing) if is_same(&task.src, &existing) => return Ok(Outcome::Skipped),
-                Some(existing) => tracing::warn!(
-                    target_key = %task.dst_key,
-                    target_size = existing.size,
-                    "target differs from source; overwriting"
-                ),
-                None => {}
-            }
-        }
-        let settings = CopySettings {
-            threshold: cfg.multipart_threshold,
-            part_size: cfg.part_size,
-            write: &cfg.write,
-        };
-        let plan = copy_object(
-            &engine.store,
-            &engine.limiter,
-            &settings,
-            &task,
-            permit,
-            &stats,
-        )
-        .await?;
-        Ok(Outcome::Copied(plan))
-    }
-    .await;
+    let (outcome, rows) = match land(&engine, &task, fresh, permit, &stats).await {
+        Ok((outcome, rows)) => (Ok(outcome), rows),
+        Err(e) => (Err(e), None),
+    };
     metrics::histogram!(names::OBJECT_SECONDS).record(started.elapsed().as_secs_f64());
     Done {
         table: pk.table,
@@ -641,6 +639,71 @@ async fn process(
         rows,
         outcome,
     }
+}
+
+/// Verify, skip-check, copy and check one object; `fresh` skips the target HEAD (nothing
+/// is at the table's target yet).
+async fn land(
+    engine: &Engine,
+    task: &CopyTask,
+    fresh: bool,
+    permit: Permit,
+    stats: &Arc<JobStats>,
+) -> Result<(Outcome, Option<u64>)> {
+    let cfg = &engine.config;
+    let mut rows = None;
+    if cfg.verify {
+        let info = verify_object(
+            &engine.store,
+            &task.src_bucket,
+            &task.src.key,
+            task.src.size,
+            cfg.footer_read_size,
+            stats,
+        )
+        .await?;
+        rows = Some(info.rows);
+    }
+    if cfg.dry_run {
+        let p = plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
+            Error::Unsupported {
+                bucket: task.src_bucket.clone(),
+                key: task.src.key.clone(),
+                reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
+            }
+        })?;
+        return Ok((Outcome::Planned(p), rows));
+    }
+    if !cfg.force && !fresh {
+        match engine
+            .store
+            .head(&task.dst_bucket, &task.dst_key, stats)
+            .await?
+        {
+            Some(existing) if is_same(&task.src, &existing) => return Ok((Outcome::Skipped, rows)),
+            Some(existing) => tracing::warn!(
+                target_key = %task.dst_key,
+                target_size = existing.size,
+                "target differs from source; overwriting"
+            ),
+            None => {}
+        }
+    }
+    let settings = CopySettings {
+        threshold: cfg.multipart_threshold,
+        part_size: cfg.part_size,
+        write: &cfg.write,
+    };
+    let plan = copy_object(
+        &engine.store,
+        &engine.limiter,
+        &settings,
+        task,
+        permit,
+        stats,
+    )
+    .await?;
+    Ok((Outcome::Copied(plan), rows))
 }
 
 /// Report of a run that could not start, e.g. a bad export id given to a Lambda.

@@ -53,6 +53,7 @@ pub use error::{Error, Result};
 pub use export_id::ExportId;
 pub use job::{
     CopyConfig, CopyHandle, CopyRequest, Engine, FailurePolicy, NoProgress, Outcome, Progress,
+    Stopper,
 };
 pub use limiter::{Limiter, LimiterConfig};
 pub use location::Location;

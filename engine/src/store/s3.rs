@@ -246,6 +246,7 @@ impl S3Store {
                             bucket: bucket.to_string(),
                             key: key.to_string(),
                             attempts: n,
+                            transient: e.class != Class::Permanent,
                             detail: e.detail,
                             source: e.source,
                         });
@@ -590,6 +591,7 @@ impl S3Store {
                 bucket: bucket.to_string(),
                 key: key.to_string(),
                 attempts: 1,
+                transient: false,
                 detail: "response carried no UploadId".into(),
                 source: "no UploadId".into(),
             })
@@ -632,6 +634,7 @@ impl S3Store {
                 bucket: src_bucket.to_string(),
                 key: src_key.to_string(),
                 attempts: 1,
+                transient: false,
                 detail: format!("part {part_number} answer carried no ETag"),
                 source: "no ETag".into(),
             })

@@ -1,0 +1,317 @@
+//! Both Lambda binaries through the Lambda runtime API: `cargo lambda watch` emulates the
+//! runtime and runs the debug builds, `cargo lambda invoke --data-file` sends the shared
+//! sample events, and the functions talk to moto through `AWS_ENDPOINT_URL`.
+//!
+//! cargo-lambda comes from PyPI (`pip install cargo-lambda`) into the tools venv
+//! (`$LIBERATOR_TOOLS/venv/bin/cargo-lambda`, LIBERATOR_TOOLS defaulting to
+//! `~/.cache/liberator/tools`) or from PATH; without it the test fails, saying so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use liberator_engine::sample::{SampleSpec, write_sample_export};
+use liberator_engine::{CopyConfig, Location};
+use liberator_tests::aws;
+use serde_json::Value;
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn events() -> PathBuf {
+    workspace().join("../shared/events")
+}
+
+fn cargo_lambda() -> PathBuf {
+    let venv = liberator_tests::servers::tools_dir().join("venv/bin/cargo-lambda");
+    if venv.is_file() {
+        return venv;
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let p = dir.join("cargo-lambda");
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "cargo-lambda not found at {} nor on PATH: install it with `{}/venv/bin/pip install cargo-lambda` (scripts/test does)",
+        venv.display(),
+        liberator_tests::servers::tools_dir().display()
+    );
+}
+
+/// `cargo lambda watch`, killed with its process group (the functions it runs) on drop.
+struct Watch {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Watch {
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(60)..].join("\n")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        // SAFETY: signalling the process group this test created; no memory is involved.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGTERM);
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // SAFETY: as above.
+        unsafe {
+            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Sends `data_file` to `function`; the function's JSON answer, or the error output.
+fn invoke(cl: &Path, port: u16, function: &str, data_file: &Path) -> Result<Value, String> {
+    let out = Command::new(cl)
+        .args([
+            "lambda",
+            "invoke",
+            function,
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+        ])
+        .arg(port.to_string())
+        .arg("--data-file")
+        .arg(data_file)
+        .args(["--output-format", "json"])
+        .current_dir(workspace())
+        .output()
+        .expect("running cargo-lambda invoke");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        return Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)));
+    }
+    serde_json::from_str(&stdout).map_err(|e| format!("{e}: {stdout}"))
+}
+
+/// Invokes once the emulator listens (until then invoke cannot connect); any other error
+/// is the function's and fails the test with the watch log.
+fn invoke_when_up(cl: &Path, port: u16, function: &str, data_file: &Path, watch: &Watch) -> Value {
+    let started = Instant::now();
+    loop {
+        match invoke(cl, port, function, data_file) {
+            Ok(v) => return v,
+            Err(e)
+                if e.contains("error sending request to the runtime emulator")
+                    && started.elapsed() < Duration::from_secs(240) =>
+            {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+            Err(e) => panic!(
+                "{function} failed: {e}\n--- watch log ---\n{}",
+                watch.log_tail()
+            ),
+        }
+    }
+}
+
+/// Creates `snapshot` (with its export task) unless an earlier run against the same moto
+/// did: the shared events name fixed snapshots.
+async fn ensure_export(rds: &aws_sdk_rds::Client, snapshot: &str, bucket: &str) {
+    let instance = aws::unique_instance("runtime-api");
+    aws::create_instance(rds, &instance).await;
+    let arn = match rds
+        .create_db_snapshot()
+        .db_instance_identifier(&instance)
+        .db_snapshot_identifier(snapshot)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .db_snapshot()
+            .and_then(|s| s.db_snapshot_arn())
+            .unwrap()
+            .to_string(),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_db_snapshot_already_exists_fault()) =>
+        {
+            let out = rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(snapshot)
+                .send()
+                .await
+                .unwrap();
+            out.db_snapshots()[0].db_snapshot_arn().unwrap().to_string()
+        }
+        Err(e) => panic!(
+            "creating snapshot {snapshot}: {}",
+            aws_sdk_rds::error::DisplayErrorContext(e)
+        ),
+    };
+    let exists = rds
+        .describe_export_tasks()
+        .export_task_identifier(snapshot)
+        .send()
+        .await
+        .is_ok();
+    if !exists {
+        aws::start_export(rds, snapshot, &arn, bucket).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
+    let cl = cargo_lambda();
+    let endpoint = liberator_tests::moto().endpoint.clone();
+    let s3 = liberator_tests::s3_client(&endpoint);
+    let rds = aws::rds_client(&endpoint);
+    let glue = aws::glue_client(&endpoint);
+
+    let export_id = "sql-to-parquet-24-06-04-101500"; // as in rds-event-0161-export-completed.json
+    let source = liberator_tests::unique_bucket("exports");
+    let target = liberator_tests::unique_bucket("landing");
+    liberator_tests::create_bucket(&s3, &source).await;
+    liberator_tests::create_bucket(&s3, &target).await;
+    ensure_export(&rds, export_id, &source).await;
+    let engine = liberator_tests::engine(&endpoint, CopyConfig::default());
+    let mut spec = SampleSpec::liberator(export_id);
+    spec.tables.truncate(2);
+    let summary = write_sample_export(
+        engine.store(),
+        &Location::parse(&format!("s3://{source}")).unwrap(),
+        &spec,
+    )
+    .await
+    .unwrap();
+    let workflow = format!(
+        "import-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    );
+    aws::create_workflow(&glue, &workflow).await;
+
+    // Build first (cheap when the tests' build made them), so that the first invoke does not
+    // wait for a compile.
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            "export-copier",
+            "-p",
+            "export-trigger",
+            "--bins",
+        ])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the Lambda binaries failed");
+
+    let port = free_port();
+    let log = std::env::temp_dir().join(format!("liberator-cargo-lambda-watch-{port}.log"));
+    let log_file = std::fs::File::create(&log).unwrap();
+    let vars = [
+        format!("AWS_ENDPOINT_URL={endpoint}"),
+        format!("AWS_ACCESS_KEY_ID={}", liberator_tests::ACCESS_KEY),
+        format!("AWS_SECRET_ACCESS_KEY={}", liberator_tests::SECRET_KEY),
+        "AWS_REGION=us-east-1".into(),
+        format!("SOURCE_BUCKET={source}"),
+        format!("TARGET_BUCKET={target}"),
+        "TARGET_PREFIX=parking/liberator".into(),
+        format!("WORKFLOW_NAME={workflow}"),
+        format!("BACKDATED_WORKFLOW_NAME={workflow}-backdated"),
+        "CONCURRENCY=8".into(),
+        format!("BUCKET_NAME={source}"),
+        "IAM_ROLE_ARN=arn:aws:iam::123456789012:role/rds-export".into(),
+        "KMS_KEY_ID=arn:aws:kms:us-east-1:123456789012:key/export".into(),
+    ];
+    let mut cmd = Command::new(&cl);
+    cmd.args([
+        "lambda",
+        "watch",
+        "--ignore-changes",
+        "--invoke-address",
+        "127.0.0.1",
+        "--invoke-port",
+    ])
+    .arg(port.to_string())
+    .current_dir(workspace())
+    .stdin(Stdio::null())
+    .stdout(log_file.try_clone().unwrap())
+    .stderr(log_file);
+    for v in &vars {
+        cmd.arg("--env-var").arg(v);
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let watch = Watch {
+        child: cmd.spawn().expect("starting cargo lambda watch"),
+        log,
+    };
+
+    // The emulator takes a moment to listen; the first invoke also compiles (cached) and
+    // starts the function.
+    let event = events().join("rds-event-0161-export-completed.json");
+    let first = invoke_when_up(&cl, port, "export-copier", &event, &watch);
+    assert_eq!(
+        first["outcome"],
+        "glue_started",
+        "{first}\n{}",
+        watch.log_tail()
+    );
+    assert_eq!(
+        first["copied"],
+        serde_json::json!(summary.parquet_files),
+        "{first}"
+    );
+    let landed = liberator_tests::list_all(&s3, &target, "parking/").await;
+    assert_eq!(landed.len() as u64, summary.parquet_files);
+    assert_eq!(aws::workflow_runs(&glue, &workflow).await.len(), 1);
+
+    // Re-delivery through the runtime: no second run.
+    let second = invoke(&cl, port, "export-copier", &event)
+        .unwrap_or_else(|e| panic!("{e}\n{}", watch.log_tail()));
+    assert_eq!(second["outcome"], "already_started", "{second}");
+    assert_eq!(aws::workflow_runs(&glue, &workflow).await.len(), 1);
+
+    // The trigger with the shared 0042 event: the export of that snapshot exists already.
+    let trigger_event = events().join("rds-event-0042-snapshot-created.json");
+    let out = invoke_when_up(&cl, port, "export-trigger", &trigger_event, &watch);
+    assert_eq!(out["outcome"], "already_exported", "{out}");
+
+    // A malformed event fails the invocation with the handler's message.
+    let bad = std::env::temp_dir().join(format!("liberator-bad-event-{port}.json"));
+    std::fs::write(&bad, r#"{"version":"0","id":"bad-1","source":"aws.rds"}"#).unwrap();
+    let err = invoke(&cl, port, "export-copier", &bad).expect_err("a malformed event must fail");
+    assert!(err.contains("no `detail`"), "{err}");
+    let log = std::fs::read_to_string(&watch.log).unwrap_or_default();
+    assert!(
+        log.contains(r#""export_id":"sql-to-parquet-24-06-04-101500""#),
+        "JSON log lines carry the export id\n{}",
+        watch.log_tail()
+    );
+    assert!(
+        log.contains(r#""_aws""#),
+        "an EMF metrics line is logged\n{}",
+        watch.log_tail()
+    );
+    drop(watch);
+}
