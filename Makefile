@@ -54,3 +54,14 @@ push-ecr: restore-image ## Build the restore image and push it to ECR (ECR_REPO,
 .PHONY: validate-deploy
 validate-deploy: ## Offline checks of deploy/terraform (python-hcl2 parse, wildcard grep, checkov)
 	bash deploy/validate.sh
+
+# --- local runs ----------------------------------------------------------------
+DUMP ?= ../shared/data/sakila.zip
+
+.PHONY: e2e
+e2e: ## Run the whole pipeline locally on DUMP (a zipped MySQL dump) and print the per-table report
+	scripts/e2e "$(DUMP)"
+
+.PHONY: test
+test: ## The whole test suite (installs and starts its servers)
+	scripts/test

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod checksum;
 pub mod mariadb;
+pub mod pipeline;
 pub mod proxy;
 pub mod servers;
 

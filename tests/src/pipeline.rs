@@ -1,0 +1,246 @@
+//! The whole pipeline on this machine, for the end-to-end test and for operators
+//! (`make e2e DUMP=…`): a zipped dump in moto S3 → restore into MariaDB + moto RDS snapshot →
+//! export-trigger on RDS-EVENT-0042 → the local Parquet exporter (moto's StartExportTask
+//! writes no files) → export-copier on RDS-EVENT-0161 → landing zone + Glue run on moto.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use export_copier::{Copier, Invocation};
+use liberator_engine::export_local::{LocalExportConfig, export_database};
+use liberator_engine::{CopyConfig, Location};
+use liberator_restore::config::{MysqlConfig, Password};
+use liberator_restore::task::{TaskConfig, run as restore};
+use serde_json::{Value, json};
+
+use crate::checksum::{TableSum, add_parquet, mariadb_sums};
+use crate::mariadb::MariaDb;
+use crate::{aws, create_bucket, engine, get_bytes, list_all, s3_client, unique_bucket};
+
+/// Where the landing zone lives in its bucket.
+pub const LANDING_PREFIX: &str = "parking/liberator";
+
+/// The shared folder beside the repository (sample events, sakila.zip).
+pub fn shared(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(path)
+}
+
+/// A shared sample event, re-pointed at `snapshot`.
+pub fn event(file: &str, snapshot: &str, arn: &str) -> Result<Value> {
+    let path = shared(&format!("events/{file}"));
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    v["id"] = json!(uuid::Uuid::new_v4().to_string());
+    v["resources"] = json!([arn]);
+    v["detail"]["SourceArn"] = json!(arn);
+    v["detail"]["SourceIdentifier"] = json!(snapshot);
+    Ok(v)
+}
+
+/// What a run did, for assertions and the operator's report.
+#[derive(Debug)]
+pub struct PipelineRun {
+    pub dump_key: String,
+    pub snapshot: String,
+    pub landing_bucket: String,
+    pub workflow: String,
+    /// Every object in the landing bucket (key, size) after the copier ran.
+    pub landed: Vec<(String, u64)>,
+    /// `<db>.<table>` → rows and checksum in MariaDB.
+    pub database: BTreeMap<String, TableSum>,
+    /// `<db>.<table>` → rows and checksum of the landed Parquet.
+    pub landing: BTreeMap<String, TableSum>,
+    /// Landed keys that do not follow the partition layout.
+    pub layout_errors: Vec<String>,
+    pub workflow_runs: usize,
+    pub trigger: export_trigger::Outcome,
+    pub copier: export_copier::Outcome,
+    /// Re-delivery of both events: outcomes and whether anything changed.
+    pub redelivered: Option<(export_trigger::Outcome, export_copier::Outcome, bool)>,
+}
+
+/// Runs the pipeline on `dump` against moto at `endpoint` and MariaDB `db`.
+pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> Result<PipelineRun> {
+    let s3 = s3_client(endpoint);
+    let rds = aws::rds_client(endpoint);
+    let glue = aws::glue_client(endpoint);
+    let (parking, exports, landing) = (unique_bucket("parking"), unique_bucket("exports"), unique_bucket("landing"));
+    for b in [&parking, &exports, &landing] {
+        create_bucket(&s3, b).await;
+    }
+
+    let today = chrono::Utc::now().date_naive();
+    let dump_key = format!("parking/liberator_dump_{}.zip", today.format("%y%m%d"));
+    let zip = std::fs::read(dump).with_context(|| format!("reading dump {}", dump.display()))?;
+    s3.put_object().bucket(&parking).key(&dump_key).body(zip.into()).send().await.context("uploading the dump")?;
+
+    let instance = aws::unique_instance("liberator");
+    aws::create_instance(&rds, &instance).await;
+    let cfg = TaskConfig {
+        mysql: MysqlConfig {
+            host: "127.0.0.1".into(),
+            port: db.port,
+            user: db.user.clone(),
+            password: Password::new(MariaDb::PASSWORD),
+            db_name: "liberator".into(),
+            ..MysqlConfig::default()
+        },
+        bucket: parking.clone(),
+        rds_instance_id: instance.clone(),
+        ..TaskConfig::default()
+    };
+    let restored = restore(&cfg, &s3, &rds).await.context("restore task")?;
+    let snapshot = restored.snapshot_id.clone();
+    let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{snapshot}");
+    let mut databases: BTreeSet<String> =
+        restored.report.rows.keys().filter_map(|t| t.split('.').next()).map(str::to_string).collect();
+    if databases.is_empty() {
+        databases.insert(cfg.mysql.db_name.clone());
+    }
+
+    let trigger = export_trigger::Trigger::new(
+        rds.clone(),
+        export_trigger::Config {
+            bucket_name: exports.clone(),
+            iam_role_arn: "arn:aws:iam::123456789012:role/rds-export".into(),
+            kms_key_id: "arn:aws:kms:us-east-1:123456789012:key/local".into(),
+            rds_instance_id: Some(instance.clone()),
+            snapshot_prefix: "sql-to-parquet".into(),
+            export_s3_prefix: None,
+        },
+    );
+    let e0042 = event("rds-event-0042-snapshot-created.json", &snapshot, &arn)?;
+    let trigger_out = trigger.handle(&e0042).await.context("export-trigger")?;
+
+    let writer = engine(endpoint, CopyConfig::default());
+    let export_loc = Location::parse(&format!("s3://{exports}"))?;
+    for database in &databases {
+        export_database(db.opts(), database, writer.store(), &export_loc, &snapshot, &LocalExportConfig::default())
+            .await
+            .with_context(|| format!("exporting {database}"))?;
+    }
+
+    let workflow = format!("liberator-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    aws::create_workflow(&glue, &workflow).await;
+    aws::create_workflow(&glue, &format!("{workflow}-backdated")).await;
+    let copier = Copier::new(
+        aws::clients(endpoint, endpoint),
+        export_copier::Config {
+            source_bucket: exports.clone(),
+            target_bucket: landing.clone(),
+            target_prefix: LANDING_PREFIX.into(),
+            workflow_name: workflow.clone(),
+            backdated_workflow_name: Some(format!("{workflow}-backdated")),
+            ..export_copier::Config::default()
+        },
+    );
+    let invocation =
+        || Invocation::with_budget(Duration::from_secs(900), "arn:aws:lambda:us-east-1:123456789012:function:export-copier");
+    let e0161 = event("rds-event-0161-export-completed.json", &snapshot, &arn)?;
+    let copier_out = copier.handle_export(&e0161, &invocation()).await.context("export-copier")?;
+
+    let landed = list_all(&s3, &landing, "").await;
+    let partition = today.format("import_year=%Y/import_month=%m/import_day=%d/import_date=%Y%m%d").to_string();
+    let mut landing_sums = BTreeMap::new();
+    let mut layout_errors = Vec::new();
+    for (key, _) in &landed {
+        if key.starts_with("_liberator/") {
+            continue; // the exactly-once marker, outside the table folders
+        }
+        let parts: Vec<&str> = key.split('/').collect();
+        let ok = parts.len() == 9
+            && parts[..2] == ["parking", "liberator"]
+            && parts[3].strip_prefix(parts[2]).is_some_and(|t| t.starts_with('.'))
+            && parts[4..8].join("/") == partition
+            && parts[8].starts_with("part-")
+            && parts[8].ends_with(".gz.parquet");
+        if !ok {
+            layout_errors.push(key.clone());
+            continue;
+        }
+        add_parquet(&mut landing_sums, parts[3], get_bytes(&s3, &landing, key).await);
+    }
+    let mut conn = db.conn().await;
+    let mut database_sums = BTreeMap::new();
+    for database in &databases {
+        database_sums.extend(mariadb_sums(&mut conn, database).await);
+    }
+    // Empty tables export no files; count them as landed with zero rows.
+    for (table, sum) in &database_sums {
+        if sum.rows == 0 {
+            landing_sums.entry(table.clone()).or_default();
+        }
+    }
+    let workflow_runs = aws::workflow_runs(&glue, &workflow).await.len();
+
+    let redelivered = if redeliver {
+        let t = trigger.handle(&e0042).await.context("re-delivered 0042")?;
+        let c = copier.handle_export(&e0161, &invocation()).await.context("re-delivered 0161")?;
+        let tasks = rds.describe_export_tasks().export_task_identifier(&snapshot).send().await?;
+        let unchanged = list_all(&s3, &landing, "parking/").await
+            == landed.iter().filter(|(k, _)| k.starts_with("parking/")).cloned().collect::<Vec<_>>()
+            && aws::workflow_runs(&glue, &workflow).await.len() == workflow_runs
+            && tasks.export_tasks().len() == 1;
+        Some((t, c, unchanged))
+    } else {
+        None
+    };
+    Ok(PipelineRun {
+        dump_key,
+        snapshot,
+        landing_bucket: landing,
+        workflow,
+        landed,
+        database: database_sums,
+        landing: landing_sums,
+        layout_errors,
+        workflow_runs,
+        trigger: trigger_out,
+        copier: copier_out,
+        redelivered,
+    })
+}
+
+impl PipelineRun {
+    /// Per-table report: rows in MariaDB, rows landed, whether the checksums match.
+    pub fn table_report(&self) -> String {
+        let mut out = String::new();
+        let width = self.database.keys().map(String::len).max().unwrap_or(5).max(5);
+        out.push_str(&format!("{:<width$}  {:>10}  {:>10}  checksum\n", "table", "MariaDB", "landed"));
+        for (table, want) in &self.database {
+            let got = self.landing.get(table).copied().unwrap_or_default();
+            let ok = if got == *want { "match" } else { "MISMATCH" };
+            out.push_str(&format!("{table:<width$}  {:>10}  {:>10}  {ok}\n", want.rows, got.rows));
+        }
+        for table in self.landing.keys().filter(|t| !self.database.contains_key(*t)) {
+            out.push_str(&format!("{table:<width$}  {:>10}  {:>10}  NOT IN DATABASE\n", "-", self.landing[table].rows));
+        }
+        out
+    }
+
+    /// Every check of the run; the error lists what failed.
+    pub fn check(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        if self.database != self.landing {
+            problems.push("the landing zone's rows or checksums differ from MariaDB".to_string());
+        }
+        if !self.layout_errors.is_empty() {
+            problems.push(format!("keys outside the partition layout: {:?}", self.layout_errors));
+        }
+        if self.workflow_runs != 1 {
+            problems.push(format!("{} workflow runs, expected exactly 1", self.workflow_runs));
+        }
+        if let Some((_, _, unchanged)) = &self.redelivered
+            && !unchanged
+        {
+            problems.push("re-delivering the events changed something".into());
+        }
+        if self.database.is_empty() {
+            bail!("the dump loaded no tables");
+        }
+        ensure!(problems.is_empty(), "{}", problems.join("; "));
+        Ok(())
+    }
+}
