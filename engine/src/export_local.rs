@@ -89,6 +89,9 @@ pub enum Kind {
     Binary,
 }
 
+/// `information_schema.COLUMNS`: name, data type, column type, precision, scale, nullable.
+type ColumnRow = (String, String, String, Option<u64>, Option<u64>, String);
+
 #[derive(Debug, Clone)]
 struct Column {
     name: String,
@@ -410,7 +413,7 @@ async fn export_table(
     summary: &mut LocalExportSummary,
 ) -> Result<u64> {
     let what = format!("{database}.{table}");
-    let cols: Vec<(String, String, String, Option<u64>, Option<u64>, String)> = conn
+    let cols: Vec<ColumnRow> = conn
         .exec(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, NUMERIC_PRECISION, NUMERIC_SCALE, IS_NULLABLE
              FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",

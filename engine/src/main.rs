@@ -247,7 +247,7 @@ impl Progress for CliProgress {
             bytes.inc(size);
         } else {
             let done = self.done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if done % 1000 == 0 {
+            if done.is_multiple_of(1000) {
                 eprintln!("progress: {done} objects done");
             }
         }

@@ -20,9 +20,6 @@ pub const TEMPORARY_FAILURE: &str = "TemporaryFailure";
 /// The task failed for good.
 pub const PERMANENT_FAILURE: &str = "PermanentFailure";
 
-/// Largest object one CopyObject may copy; larger files belong to the event path, whose
-/// engine copies them in parts.
-
 /// The invocation (schema 1.0 names the bucket by ARN, 2.0 by name).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
