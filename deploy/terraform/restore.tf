@@ -231,10 +231,14 @@ data "aws_iam_policy_document" "restore_task" {
     ]
   }
 
+  # The task deletes every previous manual snapshot of the (dedicated) ingestion instance, as
+  # the replaced task did, whatever its name; only AWS Backup's are kept (denied below). IAM
+  # cannot scope DeleteDBSnapshot to one instance's snapshots, so the resource is the
+  # account's snapshots in this region; the task itself lists only its instance's.
   statement {
-    sid       = "DeleteOldPipelineSnapshots"
+    sid       = "DeleteOldManualSnapshots"
     actions   = ["rds:DeleteDBSnapshot"]
-    resources = ["${local.snapshot_arn_prefix}*"]
+    resources = ["arn:${local.partition}:rds:${local.region}:${local.account_id}:snapshot:*"]
   }
 
   statement {

@@ -108,6 +108,28 @@ fn wait_port(port: u16, what: &str, log: &Path, timeout: Duration) {
     }
 }
 
+const ROOT_PREFIX: &str = "liberator-mariadb-";
+const OWNER_FILE: &str = "owner.pid";
+
+/// Removes the data dirs of earlier test processes that no longer run.
+fn remove_stale_roots() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_ours = entry.file_name().to_string_lossy().starts_with(ROOT_PREFIX);
+        let owner = std::fs::read_to_string(path.join(OWNER_FILE)).ok();
+        let alive = owner
+            .as_deref()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+            .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+        if is_ours && owner.is_some() && !alive {
+            let _ = std::fs::remove_dir_all(&path);
+        }
+    }
+}
+
 /// The test binary's MariaDB server, started on first use.
 pub fn mariadb() -> &'static MariaDb {
     static SERVER: OnceLock<MariaDb> = OnceLock::new();
@@ -123,12 +145,15 @@ fn start_mariadb() -> MariaDb {
     let install = find_binary("mariadb-install-db")
         .or_else(|| find_binary("mysql_install_db"))
         .expect("mariadb-install-db not found: apt-get install mariadb-server");
-    // Kept for the life of the process; the OS temp cleaner removes it later.
+    // Kept for the life of the process (the server dies with it, but Rust runs no destructor
+    // for statics): data dirs of test processes that are gone are removed here instead.
+    remove_stale_roots();
     let root = tempfile::Builder::new()
         .prefix("liberator-mariadb-")
         .tempdir()
         .expect("temp dir")
         .keep();
+    std::fs::write(root.join(OWNER_FILE), std::process::id().to_string()).expect("owner file");
     let datadir = root.join("data");
     let socket = root.join("mysqld.sock");
     let log = root.join("server.log");
@@ -158,6 +183,7 @@ fn start_mariadb() -> MariaDb {
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--pid-file={}", root.join("mysqld.pid").display()))
         .arg("--innodb-buffer-pool-size=256M")
+        .arg("--innodb-log-file-size=32M")
         .arg("--innodb-flush-log-at-trx-commit=2")
         .arg("--max-allowed-packet=64M")
         .arg("--skip-name-resolve")

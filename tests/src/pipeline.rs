@@ -24,14 +24,18 @@ pub const LANDING_PREFIX: &str = "parking/liberator";
 
 /// The shared folder beside the repository (sample events, sakila.zip).
 pub fn shared(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared")
+        .join(path)
 }
 
 /// A shared sample event, re-pointed at `snapshot`.
 pub fn event(file: &str, snapshot: &str, arn: &str) -> Result<Value> {
     let path = shared(&format!("events/{file}"));
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let mut v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut v: Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     v["id"] = json!(uuid::Uuid::new_v4().to_string());
     v["resources"] = json!([arn]);
     v["detail"]["SourceArn"] = json!(arn);
@@ -62,11 +66,20 @@ pub struct PipelineRun {
 }
 
 /// Runs the pipeline on `dump` against moto at `endpoint` and MariaDB `db`.
-pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> Result<PipelineRun> {
+pub async fn run(
+    endpoint: &str,
+    db: &MariaDb,
+    dump: &Path,
+    redeliver: bool,
+) -> Result<PipelineRun> {
     let s3 = s3_client(endpoint);
     let rds = aws::rds_client(endpoint);
     let glue = aws::glue_client(endpoint);
-    let (parking, exports, landing) = (unique_bucket("parking"), unique_bucket("exports"), unique_bucket("landing"));
+    let (parking, exports, landing) = (
+        unique_bucket("parking"),
+        unique_bucket("exports"),
+        unique_bucket("landing"),
+    );
     for b in [&parking, &exports, &landing] {
         create_bucket(&s3, b).await;
     }
@@ -74,7 +87,13 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
     let today = chrono::Utc::now().date_naive();
     let dump_key = format!("parking/liberator_dump_{}.zip", today.format("%y%m%d"));
     let zip = std::fs::read(dump).with_context(|| format!("reading dump {}", dump.display()))?;
-    s3.put_object().bucket(&parking).key(&dump_key).body(zip.into()).send().await.context("uploading the dump")?;
+    s3.put_object()
+        .bucket(&parking)
+        .key(&dump_key)
+        .body(zip.into())
+        .send()
+        .await
+        .context("uploading the dump")?;
 
     let instance = aws::unique_instance("liberator");
     aws::create_instance(&rds, &instance).await;
@@ -94,8 +113,13 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
     let restored = restore(&cfg, &s3, &rds).await.context("restore task")?;
     let snapshot = restored.snapshot_id.clone();
     let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{snapshot}");
-    let mut databases: BTreeSet<String> =
-        restored.report.rows.keys().filter_map(|t| t.split('.').next()).map(str::to_string).collect();
+    let mut databases: BTreeSet<String> = restored
+        .report
+        .rows
+        .keys()
+        .filter_map(|t| t.split('.').next())
+        .map(str::to_string)
+        .collect();
     if databases.is_empty() {
         databases.insert(cfg.mysql.db_name.clone());
     }
@@ -117,12 +141,22 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
     let writer = engine(endpoint, CopyConfig::default());
     let export_loc = Location::parse(&format!("s3://{exports}"))?;
     for database in &databases {
-        export_database(db.opts(), database, writer.store(), &export_loc, &snapshot, &LocalExportConfig::default())
-            .await
-            .with_context(|| format!("exporting {database}"))?;
+        export_database(
+            db.opts(),
+            database,
+            writer.store(),
+            &export_loc,
+            &snapshot,
+            &LocalExportConfig::default(),
+        )
+        .await
+        .with_context(|| format!("exporting {database}"))?;
     }
 
-    let workflow = format!("liberator-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let workflow = format!(
+        "liberator-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
     aws::create_workflow(&glue, &workflow).await;
     aws::create_workflow(&glue, &format!("{workflow}-backdated")).await;
     let copier = Copier::new(
@@ -136,13 +170,22 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
             ..export_copier::Config::default()
         },
     );
-    let invocation =
-        || Invocation::with_budget(Duration::from_secs(900), "arn:aws:lambda:us-east-1:123456789012:function:export-copier");
+    let invocation = || {
+        Invocation::with_budget(
+            Duration::from_secs(900),
+            "arn:aws:lambda:us-east-1:123456789012:function:export-copier",
+        )
+    };
     let e0161 = event("rds-event-0161-export-completed.json", &snapshot, &arn)?;
-    let copier_out = copier.handle_export(&e0161, &invocation()).await.context("export-copier")?;
+    let copier_out = copier
+        .handle_export(&e0161, &invocation())
+        .await
+        .context("export-copier")?;
 
     let landed = list_all(&s3, &landing, "").await;
-    let partition = today.format("import_year=%Y/import_month=%m/import_day=%d/import_date=%Y%m%d").to_string();
+    let partition = today
+        .format("import_year=%Y/import_month=%m/import_day=%d/import_date=%Y%m%d")
+        .to_string();
     let mut landing_sums = BTreeMap::new();
     let mut layout_errors = Vec::new();
     for (key, _) in &landed {
@@ -152,7 +195,9 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
         let parts: Vec<&str> = key.split('/').collect();
         let ok = parts.len() == 9
             && parts[..2] == ["parking", "liberator"]
-            && parts[3].strip_prefix(parts[2]).is_some_and(|t| t.starts_with('.'))
+            && parts[3]
+                .strip_prefix(parts[2])
+                .is_some_and(|t| t.starts_with('.'))
             && parts[4..8].join("/") == partition
             && parts[8].starts_with("part-")
             && parts[8].ends_with(".gz.parquet");
@@ -160,7 +205,11 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
             layout_errors.push(key.clone());
             continue;
         }
-        add_parquet(&mut landing_sums, parts[3], get_bytes(&s3, &landing, key).await);
+        add_parquet(
+            &mut landing_sums,
+            parts[3],
+            get_bytes(&s3, &landing, key).await,
+        );
     }
     let mut conn = db.conn().await;
     let mut database_sums = BTreeMap::new();
@@ -177,10 +226,21 @@ pub async fn run(endpoint: &str, db: &MariaDb, dump: &Path, redeliver: bool) -> 
 
     let redelivered = if redeliver {
         let t = trigger.handle(&e0042).await.context("re-delivered 0042")?;
-        let c = copier.handle_export(&e0161, &invocation()).await.context("re-delivered 0161")?;
-        let tasks = rds.describe_export_tasks().export_task_identifier(&snapshot).send().await?;
+        let c = copier
+            .handle_export(&e0161, &invocation())
+            .await
+            .context("re-delivered 0161")?;
+        let tasks = rds
+            .describe_export_tasks()
+            .export_task_identifier(&snapshot)
+            .send()
+            .await?;
         let unchanged = list_all(&s3, &landing, "parking/").await
-            == landed.iter().filter(|(k, _)| k.starts_with("parking/")).cloned().collect::<Vec<_>>()
+            == landed
+                .iter()
+                .filter(|(k, _)| k.starts_with("parking/"))
+                .cloned()
+                .collect::<Vec<_>>()
             && aws::workflow_runs(&glue, &workflow).await.len() == workflow_runs
             && tasks.export_tasks().len() == 1;
         Some((t, c, unchanged))
@@ -207,15 +267,34 @@ impl PipelineRun {
     /// Per-table report: rows in MariaDB, rows landed, whether the checksums match.
     pub fn table_report(&self) -> String {
         let mut out = String::new();
-        let width = self.database.keys().map(String::len).max().unwrap_or(5).max(5);
-        out.push_str(&format!("{:<width$}  {:>10}  {:>10}  checksum\n", "table", "MariaDB", "landed"));
+        let width = self
+            .database
+            .keys()
+            .map(String::len)
+            .max()
+            .unwrap_or(5)
+            .max(5);
+        out.push_str(&format!(
+            "{:<width$}  {:>10}  {:>10}  checksum\n",
+            "table", "MariaDB", "landed"
+        ));
         for (table, want) in &self.database {
             let got = self.landing.get(table).copied().unwrap_or_default();
             let ok = if got == *want { "match" } else { "MISMATCH" };
-            out.push_str(&format!("{table:<width$}  {:>10}  {:>10}  {ok}\n", want.rows, got.rows));
+            out.push_str(&format!(
+                "{table:<width$}  {:>10}  {:>10}  {ok}\n",
+                want.rows, got.rows
+            ));
         }
-        for table in self.landing.keys().filter(|t| !self.database.contains_key(*t)) {
-            out.push_str(&format!("{table:<width$}  {:>10}  {:>10}  NOT IN DATABASE\n", "-", self.landing[table].rows));
+        for table in self
+            .landing
+            .keys()
+            .filter(|t| !self.database.contains_key(*t))
+        {
+            out.push_str(&format!(
+                "{table:<width$}  {:>10}  {:>10}  NOT IN DATABASE\n",
+                "-", self.landing[table].rows
+            ));
         }
         out
     }
@@ -227,10 +306,16 @@ impl PipelineRun {
             problems.push("the landing zone's rows or checksums differ from MariaDB".to_string());
         }
         if !self.layout_errors.is_empty() {
-            problems.push(format!("keys outside the partition layout: {:?}", self.layout_errors));
+            problems.push(format!(
+                "keys outside the partition layout: {:?}",
+                self.layout_errors
+            ));
         }
         if self.workflow_runs != 1 {
-            problems.push(format!("{} workflow runs, expected exactly 1", self.workflow_runs));
+            problems.push(format!(
+                "{} workflow runs, expected exactly 1",
+                self.workflow_runs
+            ));
         }
         if let Some((_, _, unchanged)) = &self.redelivered
             && !unchanged

@@ -8,9 +8,12 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use liberator_engine::layout::{Layout, Mapped};
 use liberator_engine::sample::{SampleSpec, SampleTable, parquet_file, write_sample_export};
-use liberator_engine::{CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig};
+use liberator_engine::{
+    CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig,
+};
 use liberator_tests::{
-    FaultConfig, FaultProxy, create_bucket, engine, get_bytes, list_all, moto, s3_client, seaweed, unique_bucket,
+    FaultConfig, FaultProxy, create_bucket, engine, get_bytes, list_all, moto, s3_client, seaweed,
+    unique_bucket,
 };
 
 const EXPORT: &str = "sql-to-parquet-24-06-04-101500";
@@ -45,7 +48,9 @@ impl Fixture {
     }
     async fn write(&self, spec: &SampleSpec) -> liberator_engine::sample::SampleSummary {
         let e = engine(&self.endpoint, CopyConfig::default());
-        write_sample_export(e.store(), &self.source(), spec).await.unwrap()
+        write_sample_export(e.store(), &self.source(), spec)
+            .await
+            .unwrap()
     }
     async fn copy(&self, config: CopyConfig) -> Report {
         self.copy_via(&self.endpoint.clone(), config).await
@@ -57,7 +62,10 @@ impl Fixture {
             source: self.source(),
             target: self.target(),
         };
-        engine(endpoint, config).copy(request, Arc::new(NoProgress)).await.unwrap()
+        engine(endpoint, config)
+            .copy(request, Arc::new(NoProgress))
+            .await
+            .unwrap()
     }
     /// Target keys the sample's Parquet files must land at.
     fn expected(&self, keys: &[String]) -> BTreeSet<String> {
@@ -70,7 +78,10 @@ impl Fixture {
             .collect()
     }
     async fn landed(&self) -> BTreeMap<String, u64> {
-        list_all(&self.client, &self.dst, "").await.into_iter().collect()
+        list_all(&self.client, &self.dst, "")
+            .await
+            .into_iter()
+            .collect()
     }
 }
 
@@ -104,7 +115,13 @@ async fn lands_a_thousand_object_export_exactly_and_rerun_copies_nothing(endpoin
     let report = f.copy(CopyConfig::default()).await;
     assert!(report.is_success(), "{report}");
     assert_eq!(
-        (report.listed, report.copied, report.skipped, report.failed, report.non_parquet),
+        (
+            report.listed,
+            report.copied,
+            report.skipped,
+            report.failed,
+            report.non_parquet
+        ),
         (1003, 1000, 0, 0, 3),
         "{report}"
     );
@@ -115,17 +132,35 @@ async fn lands_a_thousand_object_export_exactly_and_rerun_copies_nothing(endpoin
 
     let landed = f.landed().await;
     let expected = f.expected(&sample.parquet_keys);
-    assert_eq!(landed.keys().cloned().collect::<BTreeSet<_>>(), expected, "exactly the mapped keys, nothing else");
-    let sources: BTreeMap<String, u64> = list_all(&f.client, &f.src, EXPORT).await.into_iter().collect();
+    assert_eq!(
+        landed.keys().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "exactly the mapped keys, nothing else"
+    );
+    let sources: BTreeMap<String, u64> = list_all(&f.client, &f.src, EXPORT)
+        .await
+        .into_iter()
+        .collect();
     for key in sample.parquet_keys.iter().step_by(97) {
-        let target = f.expected(std::slice::from_ref(key)).into_iter().next().unwrap();
+        let target = f
+            .expected(std::slice::from_ref(key))
+            .into_iter()
+            .next()
+            .unwrap();
         assert_eq!(landed[&target], sources[key]);
-        assert_eq!(get_bytes(&f.client, &f.dst, &target).await, get_bytes(&f.client, &f.src, key).await);
+        assert_eq!(
+            get_bytes(&f.client, &f.dst, &target).await,
+            get_bytes(&f.client, &f.src, key).await
+        );
     }
 
     let rerun = f.copy(CopyConfig::default()).await;
     assert!(rerun.is_success(), "{rerun}");
-    assert_eq!((rerun.copied, rerun.skipped), (0, 1000), "a re-run copies nothing: {rerun}");
+    assert_eq!(
+        (rerun.copied, rerun.skipped),
+        (0, 1000),
+        "a re-run copies nothing: {rerun}"
+    );
     assert_eq!(rerun.rows(), report.rows());
 }
 
@@ -154,18 +189,37 @@ async fn multipart_copy_gives_identical_bytes_and_keeps_headers(endpoint: &str) 
     assert!(report.is_success(), "{report}");
     assert_eq!((report.copied, report.multipart_copies), (1, 1), "{report}");
 
-    let target = f.expected(std::slice::from_ref(&key)).into_iter().next().unwrap();
+    let target = f
+        .expected(std::slice::from_ref(&key))
+        .into_iter()
+        .next()
+        .unwrap();
     let landed = get_bytes(&f.client, &f.dst, &target).await;
     assert_eq!(landed.len(), body.len());
     assert!(landed == body, "multipart copy changed the bytes");
-    let head = f.client.head_object().bucket(&f.dst).key(&target).send().await.unwrap();
+    let head = f
+        .client
+        .head_object()
+        .bucket(&f.dst)
+        .key(&target)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(head.content_type(), Some("application/vnd.apache.parquet"));
-    assert_eq!(head.metadata().and_then(|m| m.get("origin")).map(String::as_str), Some("rds-export"));
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("origin"))
+            .map(String::as_str),
+        Some("rds-export")
+    );
 
     // The multipart ETag differs from the source's; the recorded source ETag lets a re-run skip.
     let rerun = f.copy(config).await;
     assert_eq!((rerun.copied, rerun.skipped), (0, 1), "{rerun}");
-    assert!(list_in_progress_uploads(&f).await.is_empty(), "no multipart upload left open");
+    assert!(
+        list_in_progress_uploads(&f).await.is_empty(),
+        "no multipart upload left open"
+    );
 }
 
 async fn list_in_progress_uploads(f: &Fixture) -> Vec<String> {
@@ -174,13 +228,24 @@ async fn list_in_progress_uploads(f: &Fixture) -> Vec<String> {
         .bucket(&f.dst)
         .send()
         .await
-        .map(|o| o.uploads().iter().filter_map(|u| u.key().map(str::to_string)).collect())
+        .map(|o| {
+            o.uploads()
+                .iter()
+                .filter_map(|u| u.key().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 async fn keys_with_special_characters_land(endpoint: &str) {
     let f = fixture(endpoint).await;
-    let tables = ["liberator.Parking Permits", "liberator.pcn+events", "liberator.100%_paid", "liberator.bay#12", "liberator.straße_ü"];
+    let tables = [
+        "liberator.Parking Permits",
+        "liberator.pcn+events",
+        "liberator.100%_paid",
+        "liberator.bay#12",
+        "liberator.straße_ü",
+    ];
     let spec = SampleSpec {
         export_id: EXPORT.into(),
         database: "liberator".into(),
@@ -202,10 +267,20 @@ async fn keys_with_special_characters_land(endpoint: &str) {
     let landed: BTreeSet<String> = f.landed().await.into_keys().collect();
     assert_eq!(landed, f.expected(&sample.parquet_keys));
     for t in tables {
-        assert!(landed.iter().any(|k| k.contains(&format!("/{t}/import_year="))), "table folder {t:?} kept exactly");
+        assert!(
+            landed
+                .iter()
+                .any(|k| k.contains(&format!("/{t}/import_year="))),
+            "table folder {t:?} kept exactly"
+        );
     }
     // --force copies again.
-    let forced = f.copy(CopyConfig { force: true, ..CopyConfig::default() }).await;
+    let forced = f
+        .copy(CopyConfig {
+            force: true,
+            ..CopyConfig::default()
+        })
+        .await;
     assert_eq!((forced.copied, forced.skipped), (10, 0), "{forced}");
 }
 
@@ -222,18 +297,41 @@ async fn corrupt_parquet_is_reported_and_not_copied(endpoint: &str) {
         format!("{EXPORT}/liberator/liberator.bad/1/part-00001-truncated.gz.parquet"),
         format!("{EXPORT}/liberator/liberator.bad/1/part-00002-tiny.gz.parquet"),
     ];
-    for (key, body) in bad_keys.iter().zip([Bytes::from(bad_magic), truncated, Bytes::from_static(b"PAR1")]) {
-        f.client.put_object().bucket(&f.src).key(key).body(ByteStream::from(body)).send().await.unwrap();
+    for (key, body) in bad_keys.iter().zip([
+        Bytes::from(bad_magic),
+        truncated,
+        Bytes::from_static(b"PAR1"),
+    ]) {
+        f.client
+            .put_object()
+            .bucket(&f.src)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
     }
     let report = f.copy(CopyConfig::default()).await;
     assert!(!report.is_success());
     assert_eq!((report.copied, report.failed), (10, 3), "{report}");
     for key in &bad_keys {
-        let failure = report.failures.iter().find(|x| &x.key == key).unwrap_or_else(|| panic!("{key} not reported: {report}"));
-        assert!(failure.reason.contains("not a valid Parquet file"), "{}", failure.reason);
+        let failure = report
+            .failures
+            .iter()
+            .find(|x| &x.key == key)
+            .unwrap_or_else(|| panic!("{key} not reported: {report}"));
+        assert!(
+            failure.reason.contains("not a valid Parquet file"),
+            "{}",
+            failure.reason
+        );
     }
     let landed: BTreeSet<String> = f.landed().await.into_keys().collect();
-    assert_eq!(landed, f.expected(&sample.parquet_keys), "the bad files did not land, the rest did");
+    assert_eq!(
+        landed,
+        f.expected(&sample.parquet_keys),
+        "the bad files did not land, the rest did"
+    );
 }
 
 async fn same_file_in_two_batches_is_a_collision_for_both(endpoint: &str) {
@@ -243,12 +341,25 @@ async fn same_file_in_two_batches_is_a_collision_for_both(endpoint: &str) {
     let b = format!("{EXPORT}/liberator/liberator.dup/2/part-00000.gz.parquet");
     let c = format!("{EXPORT}/liberator/liberator.dup/2/part-00001.gz.parquet");
     for key in [&a, &b, &c] {
-        f.client.put_object().bucket(&f.src).key(key).body(ByteStream::from(body.clone())).send().await.unwrap();
+        f.client
+            .put_object()
+            .bucket(&f.src)
+            .key(key)
+            .body(ByteStream::from(body.clone()))
+            .send()
+            .await
+            .unwrap();
     }
     let report = f.copy(CopyConfig::default()).await;
     assert_eq!((report.copied, report.failed), (1, 2), "{report}");
     for key in [&a, &b] {
-        assert!(report.failures.iter().any(|x| &x.key == key && x.reason.contains("both map to")), "{report}");
+        assert!(
+            report
+                .failures
+                .iter()
+                .any(|x| &x.key == key && x.reason.contains("both map to")),
+            "{report}"
+        );
     }
     let landed: Vec<String> = f.landed().await.into_keys().collect();
     assert_eq!(landed.len(), 1);
@@ -258,8 +369,17 @@ async fn same_file_in_two_batches_is_a_collision_for_both(endpoint: &str) {
 async fn dry_run_writes_nothing(endpoint: &str) {
     let f = fixture(endpoint).await;
     f.write(&SampleSpec::liberator(EXPORT)).await;
-    let report = f.copy(CopyConfig { dry_run: true, ..CopyConfig::default() }).await;
-    assert_eq!((report.planned, report.copied, report.failed), (14, 0, 0), "{report}");
+    let report = f
+        .copy(CopyConfig {
+            dry_run: true,
+            ..CopyConfig::default()
+        })
+        .await;
+    assert_eq!(
+        (report.planned, report.copied, report.failed),
+        (14, 0, 0),
+        "{report}"
+    );
     assert!(f.landed().await.is_empty());
 }
 
@@ -292,7 +412,10 @@ async fn slowdown_burst_is_retried_with_nothing_lost() {
     assert_eq!((report.copied, report.failed), (200, 0), "{report}");
     let injected = liberator_tests::proxy::ProxyStats::get(&proxy.stats.slowdowns);
     assert!(injected >= 60);
-    assert_eq!(report.throttles, injected, "every injected 503 was seen and retried");
+    assert_eq!(
+        report.throttles, injected,
+        "every injected 503 was seen and retried"
+    );
     let landed: BTreeSet<String> = f.landed().await.into_keys().collect();
     assert_eq!(landed, f.expected(&sample.parquet_keys));
 }
@@ -320,11 +443,20 @@ async fn copies_start_before_the_listing_ends() {
         source: f.source(),
         target: f.target(),
     };
-    let report = engine(&f.endpoint, CopyConfig::default()).copy(request, order.clone()).await.unwrap();
+    let report = engine(&f.endpoint, CopyConfig::default())
+        .copy(request, order.clone())
+        .await
+        .unwrap();
     assert!(report.is_success(), "{report}");
     let events = order.0.lock().unwrap();
     let last_page = events.iter().rposition(|e| e.0 == "listed").unwrap();
     let first_object = events.iter().position(|e| e.0 == "object").unwrap();
-    assert!(events.iter().filter(|e| e.0 == "listed").count() >= 3, "several pages");
-    assert!(first_object < last_page, "objects finished before the last page was listed");
+    assert!(
+        events.iter().filter(|e| e.0 == "listed").count() >= 3,
+        "several pages"
+    );
+    assert!(
+        first_object < last_page,
+        "objects finished before the last page was listed"
+    );
 }

@@ -34,26 +34,58 @@ fn escape(bytes: &[u8]) -> Vec<u8> {
 
 fn awkward_rows() -> Vec<Row> {
     let nasty = [
-        "it's", "say \"hi\"", "back\\slash", "trailing\\", "semi;colon", "-- not a comment", "# nor this", "/* nor */ this",
-        "*/", "DELIMITER ;;", "new\nline\r\ttab", "nul\0byte", "ctrl-z \u{1a}", "ünïcödé ✓ 😀 中文", "`tick`", "''", "\\'", "",
+        "it's",
+        "say \"hi\"",
+        "back\\slash",
+        "trailing\\",
+        "semi;colon",
+        "-- not a comment",
+        "# nor this",
+        "/* nor */ this",
+        "*/",
+        "DELIMITER ;;",
+        "new\nline\r\ttab",
+        "nul\0byte",
+        "ctrl-z \u{1a}",
+        "ünïcödé ✓ 😀 中文",
+        "`tick`",
+        "''",
+        "\\'",
+        "",
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let mut rows = Vec::new();
     for id in 1..=3000i64 {
         let s = match id % 7 {
             0 => None,
-            _ => Some(format!("{}{}", nasty[id as usize % nasty.len()], nasty[(id as usize / 3) % nasty.len()])),
+            _ => Some(format!(
+                "{}{}",
+                nasty[id as usize % nasty.len()],
+                nasty[(id as usize / 3) % nasty.len()]
+            )),
         };
         // Every tenth row carries a long text so a statement holds several MB.
         let t = match id % 5 {
             0 => None,
-            _ if id % 10 == 1 => Some(nasty.iter().cycle().take(2500).copied().collect::<Vec<_>>().join("|")),
+            _ if id % 10 == 1 => Some(
+                nasty
+                    .iter()
+                    .cycle()
+                    .take(2500)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            ),
             _ => Some(nasty[id as usize % nasty.len()].repeat(3)),
         };
         let b = match id % 6 {
             0 => None,
             1 => Some((0..=255u8).collect()),
-            _ => Some((0..rng.random_range(0..600)).map(|_| rng.random::<u8>()).collect()),
+            _ => Some(
+                (0..rng.random_range(0..600))
+                    .map(|_| rng.random::<u8>())
+                    .collect(),
+            ),
         };
         rows.push((id, s, t, b));
     }
@@ -92,6 +124,8 @@ CREATE TABLE `awkward` (\n  `id` int(11) NOT NULL,\n  `s` varchar(255) DEFAULT N
 /*!40101 SET character_set_client = @saved_cs_client */;\n\
 CREATE TABLE `nums` (`id` int NOT NULL, `parent` int DEFAULT NULL, `ts` timestamp NOT NULL DEFAULT '2000-01-01 00:00:00', PRIMARY KEY (`id`), KEY `p` (`parent`),\n  CONSTRAINT `fk_parent` FOREIGN KEY (`parent`) REFERENCES `parents` (`id`)) ENGINE=InnoDB;\n\
 CREATE TABLE `parents` (`id` int NOT NULL PRIMARY KEY) ENGINE=InnoDB;\n\
+CREATE TABLE `texts` (`id` int NOT NULL, `s` varchar(255), `t` longtext, PRIMARY KEY (`id`)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;\n\
+CREATE TABLE `indexed` (\n  `id` int NOT NULL,\n  `ref` varchar(12) NOT NULL,\n  `n` int DEFAULT NULL,\n  PRIMARY KEY (`id`),\n  UNIQUE KEY `ref` (`ref`),\n  KEY `n_id` (`n`,`id`)\n) ENGINE=InnoDB;\n\
 CREATE TABLE `audit_src` (`id` int NOT NULL PRIMARY KEY, `v` varchar(20)) ENGINE=InnoDB;\n\
 CREATE TABLE `audit` (`n` int NOT NULL AUTO_INCREMENT PRIMARY KEY, `src` int, `note` varchar(40)) ENGINE=InnoDB;\n\
 /*!50003 SET @saved_sql_mode       = @@sql_mode */ ;\n\
@@ -130,19 +164,63 @@ CREATE VIEW `v_awkward` AS SELECT id, s FROM awkward WHERE s LIKE '%;%';\n";
         }
     }
     data.extend_from_slice(b"/*!40000 ALTER TABLE `awkward` ENABLE KEYS */;\nUNLOCK TABLES;\n");
+    // The same texts without the blobs: valid UTF-8 literals only (the LOAD DATA path).
+    for chunk in rows.chunks(700) {
+        let mut stmt = b"INSERT INTO `texts` (`id`, `s`, `t`) VALUES ".to_vec();
+        for (i, (id, s, t, _)) in chunk.iter().enumerate() {
+            if i > 0 {
+                stmt.extend_from_slice(b",\n");
+            }
+            stmt.extend_from_slice(format!("({id}, ").as_bytes());
+            stmt.extend(value(s.as_deref().map(str::as_bytes), false, false));
+            stmt.extend_from_slice(b", ");
+            stmt.extend(value(t.as_deref().map(str::as_bytes), false, false));
+            stmt.push(b')');
+        }
+        data.extend_from_slice(&stmt);
+        data.extend_from_slice(b";\n");
+    }
     // Children before parents, as a dump's alphabetical order does: needs FK checks off.
     for chunk in 0..40 {
         let mut s = b"INSERT INTO `nums` VALUES ".to_vec();
-        let vals: Vec<String> = (0..5000).map(|i| chunk * 5000 + i).map(|id| format!("({id},{},'2024-06-04 10:15:00')", id % 100)).collect();
+        let vals: Vec<String> = (0..5000)
+            .map(|i| chunk * 5000 + i)
+            .map(|id| format!("({id},{},'2024-06-04 10:15:00')", id % 100))
+            .collect();
         s.extend_from_slice(vals.join(",").as_bytes());
         s.extend_from_slice(b";\n");
         data.extend_from_slice(&s);
     }
+    data.extend_from_slice(
+        b"LOCK TABLES `indexed` WRITE;\n/*!40000 ALTER TABLE `indexed` DISABLE KEYS */;\n",
+    );
+    for chunk in 0..10 {
+        let vals: Vec<String> = (0..2000)
+            .map(|i| chunk * 2000 + i)
+            .map(|id| format!("({id},'R{:08}',{})", (id * 7919) % 1_000_003, id % 37))
+            .collect();
+        data.extend_from_slice(
+            format!("INSERT INTO `indexed` VALUES {};\n", vals.join(",")).as_bytes(),
+        );
+    }
+    data.extend_from_slice(b"/*!40000 ALTER TABLE `indexed` ENABLE KEYS */;\nUNLOCK TABLES;\n");
     data.extend_from_slice(b"INSERT INTO `parents` VALUES ");
-    data.extend_from_slice((0..100).map(|i| format!("({i})")).collect::<Vec<_>>().join(",").as_bytes());
+    data.extend_from_slice(
+        (0..100)
+            .map(|i| format!("({i})"))
+            .collect::<Vec<_>>()
+            .join(",")
+            .as_bytes(),
+    );
     data.extend_from_slice(b";\n");
     for i in 0..10 {
-        data.extend_from_slice(format!("INSERT INTO `audit_src` VALUES ({i},'v{i};'),({},'w');\n", i + 100).as_bytes());
+        data.extend_from_slice(
+            format!(
+                "INSERT INTO `audit_src` VALUES ({i},'v{i};'),({},'w');\n",
+                i + 100
+            )
+            .as_bytes(),
+        );
     }
     data.extend_from_slice(b"/*!40103 SET TIME_ZONE=@OLD_TIME_ZONE */;\n/*!40101 SET SQL_MODE=@OLD_SQL_MODE */;\n-- Dump completed on 2024-06-04\n");
     (schema.as_bytes().to_vec(), data)
@@ -160,24 +238,83 @@ fn mysql(server: &MariaDb, db: &str) -> MysqlConfig {
 
 async fn check(db: &str, rows: &[Row]) {
     let mut conn = mariadb().conn().await;
-    let got: Vec<Row> = conn.query(format!("SELECT id, s, t, b FROM `{db}`.awkward ORDER BY id")).await.unwrap();
+    let got: Vec<Row> = conn
+        .query(format!(
+            "SELECT id, s, t, b FROM `{db}`.awkward ORDER BY id"
+        ))
+        .await
+        .unwrap();
     assert_eq!(got.len(), rows.len());
     for (g, r) in got.iter().zip(rows) {
         assert_eq!(g, r, "row {} differs", r.0);
     }
-    let (n, sum): (u64, u64) = conn.query_first(format!("SELECT COUNT(*), SUM(id) FROM `{db}`.nums")).await.unwrap().unwrap();
+    let texts: Vec<(i64, Option<String>, Option<String>)> = conn
+        .query(format!("SELECT id, s, t FROM `{db}`.texts ORDER BY id"))
+        .await
+        .unwrap();
+    assert_eq!(texts.len(), rows.len());
+    for (g, r) in texts.iter().zip(rows) {
+        assert_eq!(
+            (g.0, &g.1, &g.2),
+            (r.0, &r.1, &r.2),
+            "texts row {} differs",
+            r.0
+        );
+    }
+    let (n, sum): (u64, u64) = conn
+        .query_first(format!("SELECT COUNT(*), SUM(id) FROM `{db}`.nums"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((n, sum), (200_000, (0..200_000u64).sum()));
-    let ts: Option<String> = conn.query_first(format!("SELECT DATE_FORMAT(MIN(ts), '%Y-%m-%d %H:%i:%s') FROM `{db}`.nums")).await.unwrap();
+    let ts: Option<String> = conn
+        .query_first(format!(
+            "SELECT DATE_FORMAT(MIN(ts), '%Y-%m-%d %H:%i:%s') FROM `{db}`.nums"
+        ))
+        .await
+        .unwrap();
     assert_eq!(ts.as_deref(), Some("2024-06-04 10:15:00"));
     // The trigger fired once per audit_src row, with the dump's values.
-    let (n, notes): (u64, String) = conn.query_first(format!("SELECT COUNT(*), GROUP_CONCAT(note ORDER BY src) FROM `{db}`.audit")).await.unwrap().unwrap();
+    let (n, notes): (u64, String) = conn
+        .query_first(format!(
+            "SELECT COUNT(*), GROUP_CONCAT(note ORDER BY src) FROM `{db}`.audit"
+        ))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 20);
     assert!(notes.starts_with("ins;v0;,ins;v1;"), "{notes}");
+    // Secondary indexes exist as declared, whether built with the table or after its rows.
+    let idx: Vec<(String, u64, u64, String)> = conn
+        .exec("SELECT index_name, non_unique, seq_in_index, column_name FROM information_schema.statistics WHERE table_schema = ? AND table_name = 'indexed' ORDER BY index_name, seq_in_index", (db,))
+        .await
+        .unwrap();
+    let idx: Vec<(&str, u64, u64, &str)> = idx
+        .iter()
+        .map(|(a, b, c, d)| (a.as_str(), *b, *c, d.as_str()))
+        .collect();
+    assert_eq!(
+        idx,
+        [
+            ("n_id", 1, 1, "n"),
+            ("n_id", 1, 2, "id"),
+            ("PRIMARY", 0, 1, "id"),
+            ("ref", 0, 1, "ref")
+        ]
+    );
+    let n: Option<u64> = conn
+        .query_first(format!("SELECT COUNT(DISTINCT ref) FROM `{db}`.indexed"))
+        .await
+        .unwrap();
+    assert_eq!(n, Some(20_000));
     conn.query_drop(format!("USE `{db}`")).await.unwrap();
     conn.query_drop("CALL count_awkward(@n)").await.unwrap();
     let n: Option<u64> = conn.query_first("SELECT @n").await.unwrap();
     assert_eq!(n, Some(rows.len() as u64));
-    let v: Option<u64> = conn.query_first("SELECT COUNT(*) FROM v_awkward").await.unwrap();
+    let v: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM v_awkward")
+        .await
+        .unwrap();
     assert!(v.unwrap() > 0);
     let comment: Option<String> = conn
         .exec_first("SELECT column_comment FROM information_schema.columns WHERE table_schema = ? AND table_name = 'awkward' AND column_name = 's'", (db,))
@@ -189,13 +326,30 @@ async fn check(db: &str, rows: &[Row]) {
 async fn roundtrip(db: &str, workers: usize) {
     let rows = awkward_rows();
     let (schema, data) = dump(&rows);
-    assert!(data.len() > 8 << 20, "the dump should have multi-MB statements");
-    let zip = zip_bytes(&[("notes.txt", b"not sql"), ("02-data.sql", &data), ("01-schema.sql", schema.as_slice())]);
+    assert!(
+        data.len() > 8 << 20,
+        "the dump should have multi-MB statements"
+    );
+    let zip = zip_bytes(&[
+        ("notes.txt", b"not sql"),
+        ("02-data.sql", &data),
+        ("01-schema.sql", schema.as_slice()),
+    ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dump.zip");
     std::fs::write(&path, zip).unwrap();
-    let load = LoadConfig { workers, ..LoadConfig::default() };
-    let report = task::load_zip(&LocalFile { path }, &mysql(mariadb(), db), &load, &ZipLimits::default()).await.expect("load");
+    let load = LoadConfig {
+        workers,
+        ..LoadConfig::default()
+    };
+    let report = task::load_zip(
+        &LocalFile { path },
+        &mysql(mariadb(), db),
+        &load,
+        &ZipLimits::default(),
+    )
+    .await
+    .expect("load");
     assert_eq!(report.rows[&format!("{db}.awkward")], rows.len() as u64);
     assert_eq!(report.rows[&format!("{db}.nums")], 200_000);
     check(db, &rows).await;
@@ -204,6 +358,31 @@ async fn roundtrip(db: &str, workers: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn awkward_values_round_trip_over_parallel_connections() {
     roundtrip("rt_parallel", 3).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn awkward_values_round_trip_with_inserts_only() {
+    let rows = awkward_rows();
+    let (schema, data) = dump(&rows);
+    let zip = zip_bytes(&[("a.sql", schema.as_slice()), ("b.sql", &data)]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dump.zip");
+    std::fs::write(&path, zip).unwrap();
+    let load = LoadConfig {
+        workers: 2,
+        load_data: false,
+        defer_indexes: false,
+        ..LoadConfig::default()
+    };
+    task::load_zip(
+        &LocalFile { path },
+        &mysql(mariadb(), "rt_insert"),
+        &load,
+        &ZipLimits::default(),
+    )
+    .await
+    .expect("load");
+    check("rt_insert", &rows).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,7 +398,18 @@ async fn worker_transactions_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dump.zip");
     std::fs::write(&path, zip).unwrap();
-    let load = LoadConfig { workers: 2, statements_per_commit: 8, ..LoadConfig::default() };
-    task::load_zip(&LocalFile { path }, &mysql(mariadb(), "rt_txn"), &load, &ZipLimits::default()).await.expect("load");
+    let load = LoadConfig {
+        workers: 2,
+        statements_per_commit: 8,
+        ..LoadConfig::default()
+    };
+    task::load_zip(
+        &LocalFile { path },
+        &mysql(mariadb(), "rt_txn"),
+        &load,
+        &ZipLimits::default(),
+    )
+    .await
+    .expect("load");
     check("rt_txn", &rows).await;
 }

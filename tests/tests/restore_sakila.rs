@@ -13,7 +13,11 @@ use mysql_async::prelude::Queryable;
 
 fn sakila_zip() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/sakila.zip");
-    assert!(p.is_file(), "{} is missing: the shared sample data must be present", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: the shared sample data must be present",
+        p.display()
+    );
     p
 }
 
@@ -26,13 +30,33 @@ async fn inventory(db: &str) -> BTreeMap<String, u64> {
         .unwrap();
     let mut out = BTreeMap::new();
     for t in tables {
-        let n: Option<u64> = conn.query_first(format!("SELECT COUNT(*) FROM `{db}`.`{t}`")).await.unwrap();
+        let n: Option<u64> = conn
+            .query_first(format!("SELECT COUNT(*) FROM `{db}`.`{t}`"))
+            .await
+            .unwrap();
         out.insert(t, n.unwrap());
     }
+    // Every index, as declared (the loader may build secondary ones after the rows).
+    let idx: Vec<(String, String, u64, String, u64)> = conn
+        .exec("SELECT table_name, index_name, seq_in_index, column_name, non_unique FROM information_schema.statistics WHERE table_schema = ?", (db,))
+        .await
+        .unwrap();
+    for (t, i, seq, col, non_unique) in idx {
+        out.insert(format!("index {t}.{i}.{seq}.{col}"), non_unique);
+    }
     for (what, sql) in [
-        ("#triggers", "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = ?"),
-        ("#routines", "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = ?"),
-        ("#views", "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = ?"),
+        (
+            "#triggers",
+            "SELECT COUNT(*) FROM information_schema.triggers WHERE trigger_schema = ?",
+        ),
+        (
+            "#routines",
+            "SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = ?",
+        ),
+        (
+            "#views",
+            "SELECT COUNT(*) FROM information_schema.views WHERE table_schema = ?",
+        ),
     ] {
         let n: Option<u64> = conn.exec_first(sql, (db,)).await.unwrap();
         out.insert(what.to_string(), n.unwrap());
@@ -41,17 +65,29 @@ async fn inventory(db: &str) -> BTreeMap<String, u64> {
 }
 
 fn load_with_client(server: &MariaDb, sql: &[u8]) {
-    let client = find_binary("mariadb").or_else(|| find_binary("mysql")).expect("mariadb client not installed");
+    let client = find_binary("mariadb")
+        .or_else(|| find_binary("mysql"))
+        .expect("mariadb client not installed");
     let mut child = Command::new(client)
         .arg("--no-defaults")
-        .args(["-h", "127.0.0.1", "-P", &server.port.to_string(), "-u", &server.user])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &server.port.to_string(),
+            "-u",
+            &server.user,
+        ])
         .env("MYSQL_PWD", MariaDb::PASSWORD)
         .stdin(Stdio::piped())
         .spawn()
         .expect("run mariadb client");
     use std::io::Write;
     child.stdin.take().unwrap().write_all(sql).unwrap();
-    assert!(child.wait().unwrap().success(), "the mariadb client failed to load sakila.sql");
+    assert!(
+        child.wait().unwrap().success(),
+        "the mariadb client failed to load sakila.sql"
+    );
 }
 
 fn unzip_first(zip: &[u8]) -> Vec<u8> {
@@ -62,7 +98,9 @@ fn unzip_first(zip: &[u8]) -> Vec<u8> {
     let start = 30 + name_len + extra_len;
     let mut out = Vec::new();
     use std::io::Read;
-    flate2::read::DeflateDecoder::new(&zip[start..start + csize]).read_to_end(&mut out).unwrap();
+    flate2::read::DeflateDecoder::new(&zip[start..start + csize])
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -74,19 +112,51 @@ async fn sakila_loads_like_the_mysql_client_and_is_snapshotted() {
     // What the mysql client makes of the dump.
     load_with_client(server, &unzip_first(&zip));
     let expected = inventory("sakila").await;
-    mariadb().conn().await.query_drop("DROP DATABASE sakila").await.unwrap();
-    for (t, n) in [("actor", 200), ("film", 1000), ("customer", 599), ("rental", 16044), ("payment", 16049), ("film_text", 1000)] {
+    mariadb()
+        .conn()
+        .await
+        .query_drop("DROP DATABASE sakila")
+        .await
+        .unwrap();
+    for (t, n) in [
+        ("actor", 200),
+        ("film", 1000),
+        ("customer", 599),
+        ("rental", 16044),
+        ("payment", 16049),
+        ("film_text", 1000),
+    ] {
         assert_eq!(expected[t], n, "mysql client's count for {t}");
     }
-    assert_eq!(expected.len(), 16 + 3, "16 tables: {expected:?}");
+    assert_eq!(
+        expected
+            .keys()
+            .filter(|k| !k.starts_with('#') && !k.starts_with("index "))
+            .count(),
+        16,
+        "16 tables: {expected:?}"
+    );
+    assert!(
+        expected.contains_key("index actor.idx_actor_last_name.1.last_name"),
+        "{expected:?}"
+    );
 
     // The task, end to end, against moto.
     let s3 = s3_client(&moto().endpoint);
     let rds = rds_client(&moto().endpoint);
     let bucket = unique_bucket("restore-sakila");
     create_bucket(&s3, &bucket).await;
-    let key = format!("parking/liberator_dump_{}.zip", chrono::Utc::now().format("%y%m%d"));
-    s3.put_object().bucket(&bucket).key(&key).body(zip.into()).send().await.unwrap();
+    let key = format!(
+        "parking/liberator_dump_{}.zip",
+        chrono::Utc::now().format("%y%m%d")
+    );
+    s3.put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(zip.into())
+        .send()
+        .await
+        .unwrap();
     create_rds_instance(&rds, "liberator-sakila").await;
 
     let cfg = TaskConfig {
@@ -109,13 +179,29 @@ async fn sakila_loads_like_the_mysql_client_and_is_snapshotted() {
     assert!(outcome.report.bytes > 3_000_000, "{:?}", outcome.report);
 
     // The target database was created even though the dump USEs its own.
-    let dbs: Vec<String> = mariadb().conn().await.query("SHOW DATABASES").await.unwrap();
+    let dbs: Vec<String> = mariadb()
+        .conn()
+        .await
+        .query("SHOW DATABASES")
+        .await
+        .unwrap();
     assert!(dbs.contains(&"liberator_sakila".to_string()), "{dbs:?}");
 
     // Snapshot id: sql-to-parquet-YY-MM-DD-HHMMSS, and it exists.
     let id = &outcome.snapshot_id;
-    assert!(id.starts_with("sql-to-parquet-") && id.len() == "sql-to-parquet-24-06-04-101500".len(), "{id}");
-    let snaps = rds.describe_db_snapshots().db_snapshot_identifier(id).send().await.unwrap();
+    assert!(
+        id.starts_with("sql-to-parquet-") && id.len() == "sql-to-parquet-24-06-04-101500".len(),
+        "{id}"
+    );
+    let snaps = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier(id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(snaps.db_snapshots().len(), 1);
-    assert_eq!(snaps.db_snapshots()[0].db_instance_identifier(), Some("liberator-sakila"));
+    assert_eq!(
+        snaps.db_snapshots()[0].db_instance_identifier(),
+        Some("liberator-sakila")
+    );
 }

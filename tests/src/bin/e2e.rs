@@ -29,12 +29,22 @@ async fn main() -> ExitCode {
     println!("snapshot  {}", run.snapshot);
     println!("trigger   {:?}", run.trigger);
     println!("copier    {:?}", run.copier);
-    println!("landing   s3://{}/{}/ ({} objects)", run.landing_bucket, liberator_tests::pipeline::LANDING_PREFIX, run.landed.len());
-    println!("glue      {} run(s) of {}\n", run.workflow_runs, run.workflow);
+    println!(
+        "landing   s3://{}/{}/ ({} objects)",
+        run.landing_bucket,
+        liberator_tests::pipeline::LANDING_PREFIX,
+        run.landed.len()
+    );
+    println!(
+        "glue      {} run(s) of {}\n",
+        run.workflow_runs, run.workflow
+    );
     print!("{}", run.table_report());
     match run.check() {
         Ok(()) => {
-            println!("\nOK: every table landed with the database's rows and values; one Glue run; re-delivery changed nothing");
+            println!(
+                "\nOK: every table landed with the database's rows and values; one Glue run; re-delivery changed nothing"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

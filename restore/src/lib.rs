@@ -1,0 +1,36 @@
+//! Liberator's restore task: turn a dump dropped in S3 into an RDS snapshot.
+//!
+//! The zip is read with ranged GETs and inflated as it streams ([`zip`]); its `.sql`
+//! entries are split with the mysql client's rules ([`sql`]) and executed by a loader
+//! that keeps DDL in order on one connection and spreads table data over several
+//! ([`load`]); only a complete load is snapshotted ([`snapshot`]). [`dump`] decides which
+//! object to load and [`task`] ties it together.
+//!
+//! Loading a local zip into a local server (what the tests and the benchmark do):
+//!
+//! ```no_run
+//! use liberator_restore::{config::MysqlConfig, load::LoadConfig, task, zip::{LocalFile, ZipLimits}};
+//!
+//! # async fn demo() -> liberator_restore::Result<()> {
+//! let mysql = MysqlConfig { port: 3306, db_name: "liberator".into(), ..Default::default() };
+//! let src = LocalFile { path: "sakila.zip".into() };
+//! let report = task::load_zip(&src, &mysql, &LoadConfig::default(), &ZipLimits::default()).await?;
+//! println!("{} rows of actor, {:.1} MB/s", report.rows["sakila.actor"], report.mb_per_s());
+//! # Ok(()) }
+//! ```
+
+// A restore fails at most once per run; rich, unboxed errors are worth their size.
+#![allow(clippy::result_large_err)]
+
+pub mod config;
+pub mod ddl;
+pub mod dump;
+pub mod error;
+pub mod infile;
+pub mod load;
+pub mod snapshot;
+pub mod sql;
+pub mod task;
+pub mod zip;
+
+pub use error::{RestoreError, Result};

@@ -1,0 +1,237 @@
+//! Finding the dump (event key, both date formats, clear miss) and snapshot housekeeping
+//! (previous manual snapshots deleted, `awsbackup*` and automated kept, backdated ids).
+
+use chrono::NaiveDate;
+use liberator_restore::config::{MysqlConfig, Password};
+use liberator_restore::task::{self, TaskConfig};
+use liberator_restore::{RestoreError, dump, snapshot};
+use liberator_tests::mariadb::{MariaDb, create_rds_instance, mariadb, rds_client, zip_bytes};
+use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_date_formats_are_found_and_misses_name_the_keys() {
+    let s3 = s3_client(&moto().endpoint);
+    let bucket = unique_bucket("restore-dates");
+    create_bucket(&s3, &bucket).await;
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_240604.zip",
+        b"x".to_vec(),
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_20240605.zip",
+        b"x".to_vec(),
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_240606.zip",
+        b"x".to_vec(),
+    )
+    .await;
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_20240606.zip",
+        b"x".to_vec(),
+    )
+    .await;
+
+    assert_eq!(
+        dump::locate(&s3, &bucket, None, d(2024, 6, 4))
+            .await
+            .unwrap(),
+        "parking/liberator_dump_240604.zip"
+    );
+    assert_eq!(
+        dump::locate(&s3, &bucket, None, d(2024, 6, 5))
+            .await
+            .unwrap(),
+        "parking/liberator_dump_20240605.zip"
+    );
+    // Both present: the documented YYMMDD wins.
+    assert_eq!(
+        dump::locate(&s3, &bucket, None, d(2024, 6, 6))
+            .await
+            .unwrap(),
+        "parking/liberator_dump_240606.zip"
+    );
+    // The event's key is used as is, whatever the date.
+    assert_eq!(
+        dump::locate(
+            &s3,
+            &bucket,
+            Some("parking/liberator_dump_20240605.zip"),
+            d(2030, 1, 1)
+        )
+        .await
+        .unwrap(),
+        "parking/liberator_dump_20240605.zip"
+    );
+
+    let err = dump::locate(&s3, &bucket, None, d(2024, 6, 7))
+        .await
+        .unwrap_err();
+    match &err {
+        RestoreError::DumpNotFound { tried, .. } => {
+            assert_eq!(
+                tried,
+                &[
+                    "parking/liberator_dump_240607.zip",
+                    "parking/liberator_dump_20240607.zip"
+                ]
+            );
+        }
+        other => panic!("expected DumpNotFound, got {other:?}"),
+    }
+    let msg = err.to_string();
+    assert!(
+        msg.contains("parking/liberator_dump_240607.zip")
+            && msg.contains("parking/liberator_dump_20240607.zip"),
+        "{msg}"
+    );
+    let err = dump::locate(&s3, &bucket, Some("parking/nope.zip"), d(2024, 6, 4))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RestoreError::DumpNotFound { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_manual_snapshots_go_awsbackup_and_automated_stay() {
+    let rds = rds_client(&moto().endpoint);
+    let instance = format!("inst-{}", unique_bucket("snaps"));
+    create_rds_instance(&rds, &instance).await;
+    for id in [
+        "sql-to-parquet-24-06-03-101500",
+        "sql-to-parquet-2024-02-29-backdated",
+        "awsbackup-job-0001",
+    ] {
+        rds.create_db_snapshot()
+            .db_instance_identifier(&instance)
+            .db_snapshot_identifier(id)
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut deleted = snapshot::delete_old(&rds, &instance).await.unwrap();
+    deleted.sort();
+    assert_eq!(
+        deleted,
+        [
+            "sql-to-parquet-2024-02-29-backdated",
+            "sql-to-parquet-24-06-03-101500"
+        ]
+    );
+    let all = rds
+        .describe_db_snapshots()
+        .db_instance_identifier(&instance)
+        .send()
+        .await
+        .unwrap();
+    let mut left: Vec<(String, String)> = all
+        .db_snapshots()
+        .iter()
+        .map(|s| {
+            (
+                s.db_snapshot_identifier().unwrap().to_string(),
+                s.snapshot_type().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    left.sort();
+    assert!(
+        left.contains(&("awsbackup-job-0001".into(), "manual".into())),
+        "{left:?}"
+    );
+    assert!(
+        left.iter().any(|(_, t)| t == "automated"),
+        "moto's automated snapshot must be kept: {left:?}"
+    );
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn override_date_loads_that_dump_and_backdates_the_snapshot() {
+    let s3 = s3_client(&moto().endpoint);
+    let rds = rds_client(&moto().endpoint);
+    let bucket = unique_bucket("restore-backdated");
+    create_bucket(&s3, &bucket).await;
+    let sql = b"CREATE TABLE t (id INT PRIMARY KEY);\nINSERT INTO t VALUES (1),(2),(3);\n";
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_20240229.zip",
+        zip_bytes(&[("d.sql", sql.as_slice())]),
+    )
+    .await;
+    let instance = format!("inst-{bucket}");
+    create_rds_instance(&rds, &instance).await;
+    rds.create_db_snapshot()
+        .db_instance_identifier(&instance)
+        .db_snapshot_identifier("sql-to-parquet-24-02-28-101500")
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_snapshot()
+        .db_instance_identifier(&instance)
+        .db_snapshot_identifier("awsbackup-job-7")
+        .send()
+        .await
+        .unwrap();
+    let server = mariadb();
+    let cfg = TaskConfig {
+        mysql: MysqlConfig {
+            port: server.port,
+            user: server.user.clone(),
+            password: Password::new(MariaDb::PASSWORD),
+            db_name: "backdated_db".into(),
+            ..Default::default()
+        },
+        bucket,
+        rds_instance_id: instance.clone(),
+        import_date_override: NaiveDate::from_ymd_opt(2024, 2, 29),
+        wait_for_snapshot: Some(std::time::Duration::from_secs(60)),
+        ..Default::default()
+    };
+    let outcome = task::run(&cfg, &s3, &rds).await.expect("restore");
+    assert_eq!(outcome.key, "parking/liberator_dump_20240229.zip");
+    assert_eq!(outcome.snapshot_id, "sql-to-parquet-2024-02-29-backdated");
+    assert_eq!(
+        outcome.deleted_snapshots,
+        ["sql-to-parquet-24-02-28-101500"]
+    );
+    assert_eq!(outcome.report.rows["backdated_db.t"], 3);
+    let manual = rds
+        .describe_db_snapshots()
+        .db_instance_identifier(&instance)
+        .snapshot_type("manual")
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = manual
+        .db_snapshots()
+        .iter()
+        .filter_map(|s| s.db_snapshot_identifier())
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        ["awsbackup-job-7", "sql-to-parquet-2024-02-29-backdated"]
+    );
+}
