@@ -8,12 +8,12 @@
 //!
 //! Also here: RDS helpers for the shared moto server and a small zip writer for test dumps.
 
-use std::net::TcpListener;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use crate::servers::{free_port, spawn_tied};
 
 /// A running MariaDB server (root without password on loopback).
 #[derive(Debug)]
@@ -59,42 +59,6 @@ pub fn find_binary(name: &str) -> Option<PathBuf> {
         ])
         .map(|d| d.join(name))
         .find(|p| p.is_file())
-}
-
-/// A free loopback port (the listener is closed before the server binds it).
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind loopback")
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Spawns `cmd` from a thread that parks forever, with the child set to die with us.
-fn spawn_tied(mut cmd: Command) -> u32 {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("test-server-parent".into())
-        .spawn(move || {
-            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
-            let child = cmd.spawn();
-            let _ = tx.send(child.map(|c| c.id()));
-            loop {
-                std::thread::park();
-            }
-        })
-        .expect("spawn server thread");
-    rx.recv()
-        .expect("server thread")
-        .unwrap_or_else(|e| panic!("starting test server failed: {e}"))
 }
 
 fn wait_port(port: u16, what: &str, log: &Path, timeout: Duration) {
@@ -190,7 +154,7 @@ fn start_mariadb() -> MariaDb {
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file);
-    spawn_tied(cmd);
+    spawn_tied(cmd, "mariadbd");
     wait_port(port, "mariadbd", &log, Duration::from_secs(60));
 
     // Root over the socket creates the password user the tests connect as.

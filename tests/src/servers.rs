@@ -38,7 +38,8 @@ fn find_binary(env: &str, name: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn free_port() -> u16 {
+/// A free loopback port (the listener is closed before the server binds it).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -57,33 +58,32 @@ fn wait_ready(addr: &str, what: &str) {
     panic!("{what} did not start listening on {addr} within 60 s");
 }
 
-/// Spawns `cmd` from a thread that lives as long as the process, with PR_SET_PDEATHSIG so
-/// the server dies with the test binary (the signal fires when the spawning thread exits,
-/// hence the parked thread).
-fn spawn_for_process(mut cmd: Command, what: &'static str) {
+/// Spawns `cmd` from a thread that parks forever, with `PR_SET_PDEATHSIG` so the server
+/// dies with the test process (the signal fires when the spawning *thread* exits, hence the
+/// parked thread). Returns the child's pid; panics, naming `what`, if it cannot start.
+pub fn spawn_tied(mut cmd: Command, what: &str) -> u32 {
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        let child = cmd.spawn();
-        let ok = child.is_ok();
-        tx.send(child.map(|_| ()).map_err(|e| e.to_string()))
-            .unwrap();
-        if ok {
+    std::thread::Builder::new()
+        .name("test-server-parent".into())
+        .spawn(move || {
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let _ = tx.send(cmd.spawn().map(|c| c.id()));
             loop {
                 std::thread::park();
             }
-        }
-    });
-    if let Err(e) = rx.recv().unwrap() {
-        panic!("could not start {what}: {e}");
-    }
+        })
+        .expect("spawn server thread");
+    rx.recv()
+        .expect("server thread")
+        .unwrap_or_else(|e| panic!("could not start {what}: {e}"))
 }
 
 /// moto (S3, RDS, Glue): `LIBERATOR_MOTO_ENDPOINT`, else started here.
@@ -101,8 +101,10 @@ pub fn moto() -> &'static Server {
         });
         let port = free_port();
         let mut cmd = Command::new(bin);
-        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
-        spawn_for_process(cmd, "moto_server");
+        cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        spawn_tied(cmd, "moto_server");
         let addr = format!("127.0.0.1:{port}");
         wait_ready(&addr, "moto_server");
         Server {

@@ -81,14 +81,6 @@ impl Drop for Watch {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Sends `data_file` to `function`; the function's JSON answer, or the error output.
 fn invoke(cl: &Path, port: u16, function: &str, data_file: &Path) -> Result<Value, String> {
     let out = Command::new(cl)
@@ -226,7 +218,7 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
         .unwrap();
     assert!(status.success(), "building the Lambda binaries failed");
 
-    let port = free_port();
+    let port = liberator_tests::servers::free_port();
     let log = std::env::temp_dir().join(format!("liberator-cargo-lambda-watch-{port}.log"));
     let log_file = std::fs::File::create(&log).unwrap();
     let vars = [
