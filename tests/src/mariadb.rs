@@ -194,44 +194,6 @@ fn start_mariadb() -> MariaDb {
     }
 }
 
-/// An RDS client for the shared moto server (same credentials and region as
-/// [`crate::s3_client`]).
-pub fn rds_client(endpoint: &str) -> aws_sdk_rds::Client {
-    let conf = aws_sdk_rds::Config::builder()
-        .behavior_version(aws_sdk_rds::config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_sdk_rds::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_rds::config::Credentials::new(
-            crate::ACCESS_KEY,
-            crate::SECRET_KEY,
-            None,
-            None,
-            "liberator-tests",
-        ))
-        .build();
-    aws_sdk_rds::Client::from_conf(conf)
-}
-
-/// Creates an RDS instance in moto (MariaDB needs an explicit engine version there).
-pub async fn create_rds_instance(rds: &aws_sdk_rds::Client, id: &str) {
-    rds.create_db_instance()
-        .db_instance_identifier(id)
-        .db_instance_class("db.t3.micro")
-        .engine("mariadb")
-        .engine_version("10.11.8")
-        .master_username("admin")
-        .master_user_password("password123")
-        .allocated_storage(20)
-        .send()
-        .await
-        .unwrap_or_else(|e| {
-            panic!(
-                "creating RDS instance {id}: {}",
-                aws_sdk_rds::error::DisplayErrorContext(e)
-            )
-        });
-}
-
 /// A zip of `entries` (name, content), deflated, as the uploader's tooling makes them.
 /// Names are written as given, so tests can make hostile ones.
 pub fn zip_bytes(entries: &[(&str, &[u8])]) -> Vec<u8> {

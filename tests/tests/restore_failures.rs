@@ -7,7 +7,8 @@ use liberator_restore::config::{MysqlConfig, Password};
 use liberator_restore::load::LoadConfig;
 use liberator_restore::task::{self, TaskConfig};
 use liberator_restore::zip::{LocalFile, ZipLimits};
-use liberator_tests::mariadb::{MariaDb, create_rds_instance, mariadb, rds_client, zip_bytes};
+use liberator_tests::aws::{create_instance, rds_client};
+use liberator_tests::mariadb::{MariaDb, mariadb, zip_bytes};
 use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
 use mysql_async::prelude::Queryable;
 
@@ -45,7 +46,7 @@ async fn setup(
         .await
         .unwrap();
     let instance = format!("inst-{bucket}");
-    create_rds_instance(&rds, &instance).await;
+    create_instance(&rds, &instance).await;
     rds.create_db_snapshot()
         .db_instance_identifier(&instance)
         .db_snapshot_identifier(format!("sql-to-parquet-old-{name}"))

@@ -7,7 +7,8 @@ use std::process::{Command, Stdio};
 
 use liberator_restore::config::{MysqlConfig, Password};
 use liberator_restore::task::{self, TaskConfig};
-use liberator_tests::mariadb::{MariaDb, create_rds_instance, find_binary, mariadb, rds_client};
+use liberator_tests::aws::{create_instance, rds_client};
+use liberator_tests::mariadb::{MariaDb, find_binary, mariadb};
 use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
 use mysql_async::prelude::Queryable;
 
@@ -157,7 +158,7 @@ async fn sakila_loads_like_the_mysql_client_and_is_snapshotted() {
         .send()
         .await
         .unwrap();
-    create_rds_instance(&rds, "liberator-sakila").await;
+    create_instance(&rds, "liberator-sakila").await;
 
     let cfg = TaskConfig {
         mysql: MysqlConfig {

@@ -5,7 +5,8 @@ use chrono::NaiveDate;
 use liberator_restore::config::{MysqlConfig, Password};
 use liberator_restore::task::{self, TaskConfig};
 use liberator_restore::{RestoreError, dump, snapshot};
-use liberator_tests::mariadb::{MariaDb, create_rds_instance, mariadb, rds_client, zip_bytes};
+use liberator_tests::aws::{create_instance, rds_client};
+use liberator_tests::mariadb::{MariaDb, mariadb, zip_bytes};
 use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
 
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
@@ -116,7 +117,7 @@ async fn both_date_formats_are_found_and_misses_name_the_keys() {
 async fn old_manual_snapshots_go_awsbackup_and_automated_stay() {
     let rds = rds_client(&moto().endpoint);
     let instance = format!("inst-{}", unique_bucket("snaps"));
-    create_rds_instance(&rds, &instance).await;
+    create_instance(&rds, &instance).await;
     for id in [
         "sql-to-parquet-24-06-03-101500",
         "sql-to-parquet-2024-02-29-backdated",
@@ -181,7 +182,7 @@ async fn override_date_loads_that_dump_and_backdates_the_snapshot() {
     )
     .await;
     let instance = format!("inst-{bucket}");
-    create_rds_instance(&rds, &instance).await;
+    create_instance(&rds, &instance).await;
     rds.create_db_snapshot()
         .db_instance_identifier(&instance)
         .db_snapshot_identifier("sql-to-parquet-24-02-28-101500")
