@@ -24,6 +24,14 @@ use liberator_engine::{CopyConfig, Engine, Store};
 pub use proxy::{FaultConfig, FaultProxy};
 pub use servers::{Server, moto, seaweed};
 
+/// This crate's folder, read at run time (cargo sets it for tests and `cargo run`), so a test
+/// binary reused from another checkout does not look in that checkout.
+pub fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
 /// Credentials the local servers accept.
 pub const ACCESS_KEY: &str = "liberatortest";
 pub const SECRET_KEY: &str = "liberatortestsecret";

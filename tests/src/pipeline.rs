@@ -24,9 +24,7 @@ pub const LANDING_PREFIX: &str = "parking/liberator";
 
 /// The shared folder beside the repository (sample events, sakila.zip).
 pub fn shared(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared")
-        .join(path)
+    crate::manifest_dir().join("../../shared").join(path)
 }
 
 /// A shared sample event, re-pointed at `snapshot`.

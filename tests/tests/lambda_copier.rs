@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:export-copier";
 
 fn events_dir() -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/events")
+    liberator_tests::manifest_dir().join("../../shared/events")
 }
 
 /// The shared sample 0161 event, re-pointed at `snapshot`.

@@ -16,7 +16,7 @@ use liberator_tests::aws;
 use serde_json::Value;
 
 fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    liberator_tests::manifest_dir()
         .join("..")
         .canonicalize()
         .unwrap()

@@ -10,7 +10,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 
 fn event_0042(snapshot: &str, arn: &str) -> Value {
-    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    let path = liberator_tests::manifest_dir()
         .join("../../shared/events/rds-event-0042-snapshot-created.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut v: Value = serde_json::from_str(&text).unwrap();

@@ -13,7 +13,7 @@ use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
 use mysql_async::prelude::Queryable;
 
 fn sakila_zip() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/sakila.zip");
+    let p = liberator_tests::manifest_dir().join("../../shared/data/sakila.zip");
     assert!(
         p.is_file(),
         "{} is missing: the shared sample data must be present",
