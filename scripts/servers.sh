@@ -42,7 +42,19 @@ wait_port() { # host:port what
 }
 
 SERVER_PIDS=()
-stop_servers() { for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+# Stops the servers and waits for them, so their data dirs can be removed afterwards.
+stop_servers() {
+  for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
+# EXIT trap: stop servers, remove the run dir, and keep the script's own exit status.
+cleanup() {
+  local rc=$?
+  stop_servers
+  rm -rf "$RUN_DIR" 2>/dev/null || rm -rf "$RUN_DIR" 2>/dev/null || true
+  exit "$rc"
+}
 
 start_moto() {
   local port; port=$(free_port)
