@@ -8,10 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::export_id::{EXPORT_ID_PREFIX, ExportId};
-use crate::job::{CopyRequest, Engine, Progress};
+use crate::run::{Engine, ExportProgress, ExportRequest};
 use crate::location::Location;
 use crate::report::Report;
-use crate::stats::JobStats;
 
 /// Which exports to land.
 #[derive(Debug, Clone, Default)]
@@ -41,7 +40,7 @@ pub async fn discover(
 ) -> Result<Discovery> {
     let page = engine
         .store()
-        .list_delimited(&source.bucket(), source.prefix(), &JobStats::default())
+        .list_delimited(&source.bucket(), source.prefix())
         .await?;
     let mut found = Vec::new();
     let mut ignored = Vec::new();
@@ -93,18 +92,18 @@ pub async fn backfill(
     source: &Location,
     target: &Location,
     discovery: &Discovery,
-    progress: Arc<dyn Progress>,
+    progress: Arc<dyn ExportProgress>,
     mut on_export: impl FnMut(&Report),
 ) -> Result<Vec<Report>> {
     let mut reports = Vec::with_capacity(discovery.exports.len());
     for id in &discovery.exports {
-        let request = CopyRequest {
+        let request = ExportRequest {
             export_id: ExportId::parse(id)?,
             import_date: None,
             source: source.clone(),
             target: target.clone(),
         };
-        let report = engine.copy(request, progress.clone()).await?;
+        let report = engine.land_export(request, progress.clone()).await?;
         on_export(&report);
         reports.push(report);
     }

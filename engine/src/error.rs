@@ -3,6 +3,8 @@
 //! Every variant names the bucket and key (or the export id / location) it concerns, so an
 //! operator reading a report or a log line knows exactly which object to look at.
 
+use crate::retry::Class;
+
 /// Boxed source error, kept so callers can walk the chain.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -28,9 +30,9 @@ pub enum Error {
         bucket: String,
         key: String,
         attempts: u32,
-        /// The last failure was of a retryable kind (throttling, 5xx, network): the request
-        /// ran out of attempts rather than being refused.
-        transient: bool,
+        /// How the last failure was classified: [`Class::Permanent`] was refused (403, 404,
+        /// a malformed request); the others ran out of attempts or time.
+        class: Class,
         detail: String,
         #[source]
         source: BoxError,
@@ -103,7 +105,7 @@ impl Error {
     /// (403, 404, 412) or an impossible object is not.
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Request { transient, .. } => *transient,
+            Error::Request { class, .. } => *class != Class::Permanent,
             Error::Mismatch { .. } | Error::Interrupted(_) | Error::Local { .. } => true,
             _ => false,
         }
@@ -120,6 +122,37 @@ impl Error {
             | Error::Unsupported { key, .. }
             | Error::ParquetWrite { key, .. } => Some(key),
             Error::Local { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// One failed attempt of a request (stores make one attempt per call; the retrying
+    /// wrapper raises `attempts` on the error it finally returns).
+    pub fn attempt(
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        class: Class,
+        detail: impl Into<String>,
+        source: impl Into<BoxError>,
+    ) -> Self {
+        Error::Request {
+            op,
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            attempts: 1,
+            class,
+            detail: detail.into(),
+            source: source.into(),
+        }
+    }
+
+    /// The retry class of a failed request; `None` for errors that are not request failures.
+    pub fn class(&self) -> Option<Class> {
+        match self {
+            Error::Request { class, .. } => Some(*class),
             _ => None,
         }
     }

@@ -394,7 +394,7 @@ pub async fn export_database(
         (format!("{root}_SUCCESS"), String::new()),
     ];
     for (key, body) in meta {
-        store.put(&bucket, &key, Bytes::from(body), &stats).await?;
+        store.write(&bucket, &key, Bytes::from(body)).await?;
     }
     conn.disconnect().await.map_err(|e| sql_err(database, e))?;
     Ok(summary)
@@ -512,7 +512,7 @@ async fn flush_file(
         })?;
     summary.parquet_files += 1;
     summary.bytes += bytes.len() as u64;
-    store.put(bucket, &key, Bytes::from(bytes), stats).await
+    store.write(bucket, &key, Bytes::from(bytes)).await
 }
 
 #[cfg(test)]

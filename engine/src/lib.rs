@@ -9,15 +9,15 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, Location, NoProgress, S3Config};
+//! use liberator_engine::{AwsOptions, Engine, EngineConfig, ExportId, ExportRequest, Location, NoProgress};
 //!
 //! # async fn example() -> liberator_engine::Result<()> {
 //! let source = Location::parse("s3://rds-exports")?;
 //! let target = Location::parse("s3://landing-zone/parking/liberator")?;
-//! let engine = Engine::connect(&source, &target, &S3Config::default(), CopyConfig::default()).await?;
+//! let engine = Engine::connect(&source, &target, &AwsOptions::default(), EngineConfig::default()).await?;
 //! let report = engine
-//!     .copy(
-//!         CopyRequest {
+//!     .land_export(
+//!         ExportRequest {
 //!             export_id: ExportId::parse("sql-to-parquet-24-06-04-101500")?,
 //!             import_date: None,
 //!             source,
@@ -26,7 +26,7 @@
 //!         Arc::new(NoProgress),
 //!     )
 //!     .await?;
-//! assert!(report.is_success(), "{report}");
+//! assert!(report.passed(), "{report}");
 //! # Ok(())
 //! # }
 //! ```
@@ -37,13 +37,13 @@ pub mod error;
 pub mod export_id;
 #[cfg(feature = "local-export")]
 pub mod export_local;
-pub mod job;
 pub mod layout;
 pub mod limiter;
 pub mod location;
 pub mod metrics;
 pub mod report;
 pub mod retry;
+pub mod run;
 pub mod sample;
 pub mod stats;
 pub mod store;
@@ -51,12 +51,13 @@ pub mod verify;
 
 pub use error::{Error, Result};
 pub use export_id::ExportId;
-pub use job::{
-    CopyConfig, CopyHandle, CopyRequest, Engine, FailurePolicy, NoProgress, Outcome, Progress,
-    Stopper,
+pub use liberator_aws::{AwsOptions, ClientFactory};
+pub use run::{
+    Engine, EngineConfig, ExportHandle, ExportProgress, ExportRequest, FailurePolicy, NoProgress,
+    ObjectOutcome, Stopper,
 };
 pub use limiter::{Limiter, LimiterConfig};
 pub use location::Location;
 pub use report::{Failure, Report};
 pub use retry::RetryConfig;
-pub use store::{S3Config, Store, WriteOptions};
+pub use store::{ObjectStore, Store, WriteOptions};

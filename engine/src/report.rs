@@ -56,8 +56,8 @@ pub struct Report {
 }
 
 impl Report {
-    /// Whether everything landed: complete, nothing failed.
-    pub fn is_success(&self) -> bool {
+    /// The one definition of a passing run: it ran to the end and nothing failed.
+    pub fn passed(&self) -> bool {
         self.complete && self.failed == 0 && self.failures.is_empty()
     }
 
@@ -75,7 +75,7 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let status = if self.dry_run {
             "DRY RUN"
-        } else if self.is_success() {
+        } else if self.passed() {
             "OK"
         } else if !self.complete {
             "INCOMPLETE"

@@ -18,6 +18,10 @@ pub struct RetryConfig {
     pub base_delay: Duration,
     /// Backoff cap. Default 20 s.
     pub max_delay: Duration,
+    /// Total time one request may take, its attempts and backoff sleeps included: no retry
+    /// starts after it. Default 300 s, so a request cannot outlive a run's deadline
+    /// however its attempts are spread.
+    pub budget: Duration,
 }
 
 impl Default for RetryConfig {
@@ -26,6 +30,7 @@ impl Default for RetryConfig {
             max_attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(20),
+            budget: Duration::from_secs(300),
         }
     }
 }
@@ -37,6 +42,12 @@ impl RetryConfig {
         let ceiling = self.ceiling(attempt);
         let nanos = rand::rng().random_range(0..=ceiling.as_nanos() as u64);
         Duration::from_nanos(nanos)
+    }
+
+    /// Whether another attempt may start after `attempts` attempts that took `elapsed`,
+    /// waiting `delay` first.
+    pub fn may_retry(&self, attempts: u32, elapsed: Duration, delay: Duration) -> bool {
+        attempts < self.max_attempts && elapsed.saturating_add(delay) < self.budget
     }
 
     /// The upper bound of [`RetryConfig::backoff`].
@@ -133,6 +144,7 @@ mod tests {
             max_attempts: 10,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_secs(2),
+            ..RetryConfig::default()
         };
         assert_eq!(c.ceiling(1), Duration::from_millis(100));
         assert_eq!(c.ceiling(2), Duration::from_millis(200));
@@ -144,6 +156,17 @@ mod tests {
                 assert!(c.backoff(attempt) <= c.ceiling(attempt));
             }
         }
+    }
+
+    #[test]
+    fn the_budget_ends_retries_before_the_attempts_run_out() {
+        let c = RetryConfig {
+            budget: Duration::from_secs(10),
+            ..RetryConfig::default()
+        };
+        assert!(c.may_retry(1, Duration::from_secs(1), Duration::from_secs(2)));
+        assert!(!c.may_retry(1, Duration::from_secs(9), Duration::from_secs(2)));
+        assert!(!c.may_retry(c.max_attempts, Duration::ZERO, Duration::ZERO));
     }
 
     #[test]

@@ -17,7 +17,6 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::location::Location;
-use crate::stats::JobStats;
 use crate::store::Store;
 
 /// One table of a sample export.
@@ -192,7 +191,6 @@ pub async fn write_sample_export(
 ) -> Result<SampleSummary> {
     let bucket = location.bucket();
     let root = format!("{}{}/", location.prefix(), spec.export_id);
-    let stats = JobStats::default();
     let mut summary = SampleSummary::default();
     let mut files = Vec::new();
     let mut seed = 0;
@@ -219,7 +217,7 @@ pub async fn write_sample_export(
     }
     let written: Vec<(String, u64)> = stream::iter(files)
         .map(|(key, table, seed, rows)| {
-            let (store, bucket, stats) = (store, &bucket, &stats);
+            let (store, bucket) = (store, &bucket);
             async move {
                 let body = tokio::task::spawn_blocking({
                     let key = key.clone();
@@ -231,7 +229,7 @@ pub async fn write_sample_export(
                 .await
                 .map_err(|e| Error::Interrupted(e.to_string()))??;
                 let len = body.len() as u64;
-                store.put(bucket, &key, body, stats).await?;
+                store.write(bucket, &key, body).await?;
                 Ok::<_, Error>((key, len))
             }
         })
@@ -264,7 +262,7 @@ pub async fn write_sample_export(
     ];
     for (key, body) in meta {
         summary.bytes += body.len() as u64;
-        store.put(&bucket, &key, Bytes::from(body), &stats).await?;
+        store.write(&bucket, &key, Bytes::from(body)).await?;
     }
     summary.objects = summary.parquet_files + 3;
     Ok(summary)

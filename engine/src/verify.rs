@@ -10,8 +10,7 @@ use bytes::{Bytes, BytesMut};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
 
 use crate::error::{Error, Result};
-use crate::stats::JobStats;
-use crate::store::Store;
+use crate::store::{ObjectStore, Store};
 
 /// Bytes read from the end of each file. Default 64 KiB: footers of export part files are a
 /// few KiB; the cost of reading more is nil next to the request itself.
@@ -38,7 +37,6 @@ pub async fn verify_object(
     key: &str,
     size: u64,
     read_size: u64,
-    stats: &JobStats,
 ) -> Result<FooterInfo> {
     let bad = |reason: String| Error::Parquet {
         bucket: bucket.to_string(),
@@ -50,13 +48,13 @@ pub async fn verify_object(
     }
     let read = read_size.clamp(MIN_SIZE, size);
     let mut tail = store
-        .get_range(bucket, key, size - read..size, stats)
+        .get_range(bucket, key, size - read..size)
         .await?;
     let metadata_len = footer_len(&tail, size).map_err(bad)?;
     let needed = metadata_len + 8;
     if needed > tail.len() as u64 {
         let head = store
-            .get_range(bucket, key, size - needed..size - tail.len() as u64, stats)
+            .get_range(bucket, key, size - needed..size - tail.len() as u64)
             .await?;
         let mut joined = BytesMut::with_capacity(needed as usize);
         joined.extend_from_slice(&head);
@@ -157,20 +155,19 @@ pub async fn verify_location(
 ) -> Result<VerifyReport> {
     use futures::TryStreamExt;
     let bucket = location.bucket();
-    let stats = std::sync::Arc::new(JobStats::default());
     let mut report = VerifyReport {
         location: location.to_string(),
         ..Default::default()
     };
     let mut results = store
-        .list(&bucket, location.prefix(), stats.clone())
+        .list(&bucket, location.prefix())
         .map_ok(|page| futures::stream::iter(page.into_iter().map(Ok::<_, Error>)))
         .try_flatten()
         .try_filter(|o| futures::future::ready(o.key.ends_with(".parquet")))
         .map_ok(|o| {
-            let (bucket, stats) = (&bucket, &stats);
+            let bucket = &bucket;
             async move {
-                let res = verify_object(store, bucket, &o.key, o.size, read_size, stats).await;
+                let res = verify_object(store, bucket, &o.key, o.size, read_size).await;
                 Ok::<_, Error>((o, res))
             }
         })

@@ -159,6 +159,12 @@ pub trait ObjectStore: Debug + Send + Sync + 'static {
     /// A short name for logs and reports (`s3`, `local`, `memory`, or a wrapper's).
     fn name(&self) -> &'static str;
 
+    /// Whether the multipart copy calls work. Default true; a local folder copies whole
+    /// files (a server-side copy there is one `copy`, whatever the size).
+    fn supports_multipart(&self) -> bool {
+        true
+    }
+
     /// One page of a listing.
     async fn list_page(&self, req: &ListRequest) -> Result<ListPage>;
 

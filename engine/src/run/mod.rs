@@ -1,0 +1,296 @@
+//! One export run: list → map → verify → copy → report. [`Engine`] holds the store and the
+//! configuration; [`Engine::start_export`] returns an [`ExportHandle`] that stops or awaits
+//! the run; [`Engine::land_object`] lands one object outside any run (S3 Batch Operations
+//! tasks, tools).
+
+mod dispatch;
+mod object;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use liberator_aws::AwsOptions;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::copy::{CopyPlan, ObjectTask};
+use crate::error::{Error, Result};
+use crate::export_id::ExportId;
+use crate::limiter::{Limiter, LimiterConfig};
+use crate::location::Location;
+use crate::report::{Failure, Report};
+use crate::retry::RetryConfig;
+use crate::stats::JobStats;
+use crate::store::{ObjectInfo, ObjectStore, Store, WriteOptions};
+use crate::verify::DEFAULT_FOOTER_READ;
+
+/// What to do when an object fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FailurePolicy {
+    /// Land everything that can land and report every failure (the run still fails).
+    #[default]
+    Continue,
+    /// Stop dispatching at the first failure; objects in flight finish.
+    FailFast,
+}
+
+/// How the engine copies.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Requests in flight: one adaptive limiter for every request. Default:
+    /// [`LimiterConfig::default`] (256, halving on throttling).
+    pub limiter: LimiterConfig,
+    /// Objects in flight (each makes a few requests in turn: footer read, copy, check).
+    /// Default 256.
+    pub objects_in_flight: usize,
+    /// Retries. Default: [`RetryConfig::default`].
+    pub retry: RetryConfig,
+    /// Largest object copied with one CopyObject; larger ones use UploadPartCopy. Default
+    /// 256 MiB. Objects over 5 GiB are always multipart, whatever this says.
+    pub multipart_threshold: u64,
+    /// Preferred part size for multipart copies. Default 64 MiB (raised to stay within
+    /// 10,000 parts).
+    pub part_size: u64,
+    /// ACL and encryption of target objects. Default: `bucket-owner-full-control`, no KMS key.
+    pub write: WriteOptions,
+    /// Check each source file's Parquet footer before copying. Default true.
+    pub verify: bool,
+    /// Bytes read from the end of each file for the footer. Default 64 KiB.
+    pub footer_read_size: u64,
+    /// Copy even what is already at the target. Default false.
+    pub force: bool,
+    /// Plan and report without writing. Default false.
+    pub dry_run: bool,
+    /// Default [`FailurePolicy::Continue`].
+    pub failure_policy: FailurePolicy,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            limiter: LimiterConfig::default(),
+            objects_in_flight: 256,
+            retry: RetryConfig::default(),
+            multipart_threshold: 256 * crate::copy::plan::MIB,
+            part_size: 64 * crate::copy::plan::MIB,
+            write: WriteOptions::default(),
+            verify: true,
+            footer_read_size: DEFAULT_FOOTER_READ,
+            force: false,
+            dry_run: false,
+            failure_policy: FailurePolicy::Continue,
+        }
+    }
+}
+
+/// One export to land.
+#[derive(Debug, Clone)]
+pub struct ExportRequest {
+    pub export_id: ExportId,
+    /// Overrides the date in the export id.
+    pub import_date: Option<NaiveDate>,
+    /// Export bucket and the prefix the export folders sit under.
+    pub source: Location,
+    /// Landing bucket and prefix.
+    pub target: Location,
+}
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectOutcome {
+    Copied(CopyPlan),
+    Skipped,
+    /// Dry run: what would be done.
+    Planned(CopyPlan),
+    Failed(String),
+}
+
+/// Progress callbacks of an export run (the CLI's progress bars and dry-run listing).
+pub trait ExportProgress: Send + Sync {
+    /// Objects seen by the listing so far grew by `n` (`bytes` in all).
+    fn listed(&self, _n: u64, _bytes: u64) {}
+    /// One object is done.
+    fn object(&self, _source_key: &str, _target_key: &str, _size: u64, _outcome: &ObjectOutcome) {
+    }
+}
+
+/// No progress output.
+#[derive(Debug, Default)]
+pub struct NoProgress;
+impl ExportProgress for NoProgress {}
+
+/// The copy engine: a governed store and a configuration.
+#[derive(Debug)]
+pub struct Engine {
+    store: Store,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// An engine for copies between `source` and `target` (both `s3://` or both local).
+    pub async fn connect(
+        source: &Location,
+        target: &Location,
+        aws: &AwsOptions,
+        config: EngineConfig,
+    ) -> Result<Arc<Self>> {
+        let limiter = Limiter::new(config.limiter.clone());
+        let store =
+            Store::for_locations(source, target, aws, limiter, config.retry.clone()).await?;
+        Ok(Arc::new(Engine { store, config }))
+    }
+
+    /// An engine over any backend, governed by the configuration's limiter and retries.
+    pub fn with_backend(backend: Arc<dyn ObjectStore>, config: EngineConfig) -> Arc<Self> {
+        let limiter = Limiter::new(config.limiter.clone());
+        let store = Store::new(backend, limiter, config.retry.clone());
+        Arc::new(Engine { store, config })
+    }
+
+    /// An engine over an already governed store.
+    pub fn with_store(store: Store, config: EngineConfig) -> Arc<Self> {
+        Arc::new(Engine { store, config })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Starts landing one export; the handle stops or awaits it.
+    pub fn start_export(
+        self: &Arc<Self>,
+        request: ExportRequest,
+        progress: Arc<dyn ExportProgress>,
+    ) -> ExportHandle {
+        let cancel = CancellationToken::new();
+        let stats = Arc::new(JobStats::default());
+        let mut tasks = JoinSet::new();
+        let span = tracing::info_span!("export", export_id = %request.export_id);
+        tasks.spawn(
+            dispatch::run(
+                self.clone(),
+                request,
+                cancel.clone(),
+                stats.clone(),
+                progress,
+            )
+            .instrument(span),
+        );
+        ExportHandle {
+            tasks,
+            cancel,
+            stats,
+        }
+    }
+
+    /// Lands one export and returns its report.
+    pub async fn land_export(
+        self: &Arc<Self>,
+        request: ExportRequest,
+        progress: Arc<dyn ExportProgress>,
+    ) -> Result<Report> {
+        self.start_export(request, progress).join().await
+    }
+
+    /// Lands one object, outside any export run (S3 Batch Operations tasks, tools): HEAD the
+    /// source, check its footer (when verification is on), skip it when already at the
+    /// target, else copy it (multipart above the threshold) and check the copy. Returns what
+    /// was done and the footer's row count.
+    #[tracing::instrument(skip_all, fields(bucket = src_bucket, key = src_key))]
+    pub async fn land_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+    ) -> Result<(ObjectOutcome, Option<u64>)> {
+        let stats = JobStats::default();
+        let head = self
+            .store
+            .head(src_bucket, src_key)
+            .await?
+            .ok_or_else(|| Error::Unsupported {
+                bucket: src_bucket.to_string(),
+                key: src_key.to_string(),
+                reason: "source object does not exist".into(),
+            })?;
+        let task = ObjectTask {
+            src_bucket: src_bucket.to_string(),
+            src: ObjectInfo {
+                key: src_key.to_string(),
+                size: head.size,
+                etag: head.etag,
+            },
+            dst_bucket: dst_bucket.to_string(),
+            dst_key: dst_key.to_string(),
+        };
+        object::land(&self.store, &self.config, &task, false, &stats).await
+    }
+}
+
+/// A running export. Dropping it aborts the run.
+#[derive(Debug)]
+pub struct ExportHandle {
+    tasks: JoinSet<Report>,
+    cancel: CancellationToken,
+    stats: Arc<JobStats>,
+}
+
+/// Stops a run from elsewhere (a deadline timer, a signal) while its handle is joined.
+#[derive(Debug, Clone)]
+pub struct Stopper(CancellationToken);
+
+impl Stopper {
+    /// Stop starting new copies; those in flight finish and the report says `complete: false`.
+    pub fn stop(&self) {
+        self.0.cancel();
+    }
+}
+
+impl ExportHandle {
+    /// Stop starting new copies; those in flight finish and the report says `complete: false`.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A [`Stopper`] for this run, usable while [`ExportHandle::join`] is awaited.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.cancel.clone())
+    }
+
+    /// Live counters.
+    pub fn stats(&self) -> &Arc<JobStats> {
+        &self.stats
+    }
+
+    /// Waits for the report.
+    pub async fn join(mut self) -> Result<Report> {
+        match self.tasks.join_next().await {
+            Some(Ok(report)) => Ok(report),
+            Some(Err(e)) => Err(Error::Interrupted(format!(
+                "export task ended abnormally: {e}"
+            ))),
+            None => Err(Error::Interrupted("export task missing".into())),
+        }
+    }
+}
+
+/// Report of a run that could not start, e.g. a bad export id given to a Lambda.
+pub fn failed_report(export_id: &str, reason: &str) -> Report {
+    Report {
+        export_id: export_id.to_string(),
+        complete: false,
+        failures: vec![Failure {
+            key: export_id.to_string(),
+            reason: reason.to_string(),
+        }],
+        tables: BTreeMap::new(),
+        ..Default::default()
+    }
+}
