@@ -8,9 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::export_id::{EXPORT_ID_PREFIX, ExportId};
-use crate::run::{Engine, ExportProgress, ExportRequest};
 use crate::location::Location;
 use crate::report::Report;
+use crate::run::{Engine, ExportProgress, ExportRequest};
 
 /// Which exports to land.
 #[derive(Debug, Clone, Default)]

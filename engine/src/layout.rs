@@ -69,6 +69,11 @@ impl Layout {
         &self.export_root
     }
 
+    /// The landing-zone prefix (`""` or ending in `/`).
+    pub fn target_prefix(&self) -> &str {
+        &self.target_prefix
+    }
+
     /// The target folder of one table (`table` as in [`ParquetKey::table`]).
     pub fn table_target_prefix(&self, table: &str) -> String {
         format!("{}{table}/{}/", self.target_prefix, self.partition)

@@ -52,12 +52,12 @@ pub mod verify;
 pub use error::{Error, Result};
 pub use export_id::ExportId;
 pub use liberator_aws::{AwsOptions, ClientFactory};
-pub use run::{
-    Engine, EngineConfig, ExportHandle, ExportProgress, ExportRequest, FailurePolicy, NoProgress,
-    ObjectOutcome, Stopper,
-};
 pub use limiter::{Limiter, LimiterConfig};
 pub use location::Location;
 pub use report::{Failure, Report};
 pub use retry::RetryConfig;
+pub use run::{
+    Engine, EngineConfig, ExportHandle, ExportProgress, ExportRequest, FailurePolicy, NoProgress,
+    ObjectOutcome, Stopper,
+};
 pub use store::{ObjectStore, Store, WriteOptions};

@@ -53,6 +53,10 @@ pub struct Report {
     /// False when the run stopped early (deadline, cancellation, listing failure).
     pub complete: bool,
     pub failures: Vec<Failure>,
+    /// Files of other exports found in this export's date partitions after it landed:
+    /// removed, or (dry run) that would be removed. Empty with `keep_other_files`.
+    #[serde(default)]
+    pub removed: Vec<String>,
 }
 
 impl Report {
@@ -135,6 +139,28 @@ impl fmt::Display for Report {
                     t.files,
                     t.rows,
                     mib(t.bytes)
+                )?;
+            }
+        }
+        if !self.removed.is_empty() {
+            let verb = if self.dry_run {
+                "would remove"
+            } else {
+                "removed"
+            };
+            writeln!(
+                f,
+                "  {verb} {} file(s) of other exports of this import date",
+                self.removed.len()
+            )?;
+            for key in self.removed.iter().take(20) {
+                writeln!(f, "    {key}")?;
+            }
+            if self.removed.len() > 20 {
+                writeln!(
+                    f,
+                    "    … and {} more (see the JSON report)",
+                    self.removed.len() - 20
                 )?;
             }
         }

@@ -47,9 +47,7 @@ pub async fn verify_object(
         return Err(bad(format!("{size} bytes is too small for a Parquet file")));
     }
     let read = read_size.clamp(MIN_SIZE, size);
-    let mut tail = store
-        .get_range(bucket, key, size - read..size)
-        .await?;
+    let mut tail = store.get_range(bucket, key, size - read..size).await?;
     let metadata_len = footer_len(&tail, size).map_err(bad)?;
     let needed = metadata_len + 8;
     if needed > tail.len() as u64 {

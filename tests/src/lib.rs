@@ -15,11 +15,11 @@ pub mod servers;
 
 use std::sync::Arc;
 
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
-use liberator_engine::limiter::Limiter;
+use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use liberator_engine::store::S3Store;
-use liberator_engine::{CopyConfig, Engine, Store};
+use liberator_engine::{AwsOptions, ClientFactory, Engine, EngineConfig};
 
 pub use proxy::{FaultConfig, FaultProxy};
 pub use servers::{Server, moto, seaweed};
@@ -36,23 +36,26 @@ pub fn manifest_dir() -> std::path::PathBuf {
 pub const ACCESS_KEY: &str = "liberatortest";
 pub const SECRET_KEY: &str = "liberatortestsecret";
 
-/// An S3 client for a local endpoint: static credentials, path-style, SDK retries off.
-pub fn s3_client(endpoint: &str) -> Client {
-    let conf = aws_sdk_s3::config::Builder::new()
+/// The project's one client factory, for a local endpoint with the static credentials the
+/// local servers accept (no profile, IMDS or environment lookups).
+pub fn factory(endpoint: &str) -> ClientFactory {
+    let sdk = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
             ACCESS_KEY,
             SECRET_KEY,
             None,
             None,
             "liberator-tests",
-        ))
-        .force_path_style(true)
-        .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled())
+        )))
         .build();
-    Client::from_conf(conf)
+    ClientFactory::from_sdk_config(sdk, AwsOptions::default().with_endpoint(endpoint))
+}
+
+/// An S3 client for a local endpoint, from [`factory`]: path-style, SDK retries off.
+pub fn s3_client(endpoint: &str) -> Client {
+    factory(endpoint).s3()
 }
 
 /// A bucket name unique to this test run.
@@ -79,10 +82,8 @@ pub async fn create_bucket(client: &Client, bucket: &str) {
 }
 
 /// An engine talking to `endpoint`.
-pub fn engine(endpoint: &str, config: CopyConfig) -> Arc<Engine> {
-    let limiter = Limiter::new(config.limiter.clone());
-    let store = S3Store::from_client(s3_client(endpoint), limiter.clone(), config.retry.clone());
-    Engine::with_store(Store::S3(store), limiter, config)
+pub fn engine(endpoint: &str, config: EngineConfig) -> Arc<Engine> {
+    Engine::with_backend(Arc::new(S3Store::new(s3_client(endpoint))), config)
 }
 
 /// Every key under `prefix`, sorted, with sizes.

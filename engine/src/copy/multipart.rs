@@ -103,17 +103,18 @@ async fn copy_parts(
     let slots = Arc::new(Semaphore::new(store.limiter().limit().max(1)));
     let mut set = JoinSet::new();
     let mut etags = Vec::with_capacity(parts as usize);
-    let collect = |etags: &mut Vec<(i32, String)>,
-                   res: std::result::Result<Result<(i32, String)>, tokio::task::JoinError>| {
-        match res {
-            Ok(Ok(part)) => {
-                etags.push(part);
-                Ok(())
+    let collect =
+        |etags: &mut Vec<(i32, String)>,
+         res: std::result::Result<Result<(i32, String)>, tokio::task::JoinError>| {
+            match res {
+                Ok(Ok(part)) => {
+                    etags.push(part);
+                    Ok(())
+                }
+                Ok(Err(e)) => Err(e),
+                Err(join) => Err(Error::Interrupted(format!("part copy task ended: {join}"))),
             }
-            Ok(Err(e)) => Err(e),
-            Err(join) => Err(Error::Interrupted(format!("part copy task ended: {join}"))),
-        }
-    };
+        };
     for n in 1..=parts {
         let slot = slots.clone().acquire_owned().await.expect("never closed");
         while let Some(res) = set.try_join_next() {

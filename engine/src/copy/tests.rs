@@ -2,7 +2,6 @@ use super::*;
 use crate::limiter::{Limiter, LimiterConfig};
 use crate::retry::RetryConfig;
 use crate::store::S3Store;
-use std::sync::Arc;
 use aws_sdk_s3::Client;
 use aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput;
 use aws_sdk_s3::operation::create_multipart_upload::CreateMultipartUploadOutput;
@@ -10,6 +9,7 @@ use aws_sdk_s3::operation::head_object::HeadObjectOutput;
 use aws_sdk_s3::operation::upload_part_copy::UploadPartCopyOutput;
 use aws_sdk_s3::types::CopyPartResult;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use std::sync::Arc;
 use std::sync::Mutex;
 
 const SIZE: u64 = 6 * plan::GIB + 12_345;
@@ -21,8 +21,8 @@ const SIZE: u64 = 6 * plan::GIB + 12_345;
 async fn objects_over_5_gib_are_copied_in_parts_whatever_the_threshold() {
     let ranges = Arc::new(Mutex::new(Vec::new()));
     let seen = ranges.clone();
-    let copy = mock!(Client::copy_object)
-        .then_error(|| panic!("CopyObject must not be sent for 6 GiB"));
+    let copy =
+        mock!(Client::copy_object).then_error(|| panic!("CopyObject must not be sent for 6 GiB"));
     let head = mock!(Client::head_object).then_output(|| {
         HeadObjectOutput::builder()
             .content_length(SIZE as i64)
@@ -87,9 +87,7 @@ async fn objects_over_5_gib_are_copied_in_parts_whatever_the_threshold() {
         write: &write,
     };
     let stats = JobStats::default();
-    let result = copy_object(&store, &settings, &task, &stats)
-        .await
-        .unwrap();
+    let result = copy_object(&store, &settings, &task, &stats).await.unwrap();
     assert_eq!(
         result,
         CopyPlan::Multipart {
@@ -122,9 +120,14 @@ mod on_memory {
     async fn setup(rules: Vec<FaultRule>) -> (Store, Arc<MemoryStore>, ObjectTask) {
         let mem = Arc::new(MemoryStore::new());
         let body: Vec<u8> = (0..12 * MIB + 7).map(|i| (i % 251) as u8).collect();
-        mem.put("src", "t/big.parquet", Bytes::from(body), &PutCondition::None)
-            .await
-            .unwrap();
+        mem.put(
+            "src",
+            "t/big.parquet",
+            Bytes::from(body),
+            &PutCondition::None,
+        )
+        .await
+        .unwrap();
         let head = mem.head("src", "t/big.parquet").await.unwrap().unwrap();
         let faulty: Arc<dyn ObjectStore> = Arc::new(Faulty::new(mem.clone(), rules, 7));
         let retry = RetryConfig {
@@ -159,7 +162,10 @@ mod on_memory {
         let dst = mem.get("dst", &task.dst_key).await.unwrap().unwrap();
         assert_eq!(src.body, dst.body, "target bytes equal the source's");
         assert!(
-            mem.list_multipart_uploads("dst", "").await.unwrap().is_empty(),
+            mem.list_multipart_uploads("dst", "")
+                .await
+                .unwrap()
+                .is_empty(),
             "no upload left open"
         );
     }
@@ -205,7 +211,10 @@ mod on_memory {
         assert!(err.to_string().contains("UploadPartCopy"), "{err}");
         assert!(mem.head("dst", &task.dst_key).await.unwrap().is_none());
         assert!(
-            mem.list_multipart_uploads("dst", "").await.unwrap().is_empty(),
+            mem.list_multipart_uploads("dst", "")
+                .await
+                .unwrap()
+                .is_empty(),
             "the failed upload was aborted"
         );
     }

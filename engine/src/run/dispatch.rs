@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::object::process;
+use super::prune;
 use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome};
 use crate::error::{Error, Result};
 use crate::layout::{Layout, Mapped, ParquetKey};
@@ -186,6 +187,29 @@ pub(super) async fn run(
             ),
         });
     }
+    let clean = d.report.passed() || d.report.dry_run && d.report.failures.is_empty();
+    if clean && !cfg.keep_other_files {
+        let tables = d.report.tables.keys().cloned().collect();
+        let dst_bucket = d.dst_bucket.clone();
+        match prune::prune(
+            &store,
+            &src_bucket,
+            &dst_bucket,
+            &d.layout,
+            &tables,
+            cfg.dry_run,
+        )
+        .await
+        {
+            Ok(stale) => d.report.removed = stale.keys,
+            Err(e) => d.report.failures.push(Failure {
+                key: d.layout.export_root().to_string(),
+                reason: format!(
+                    "removing the files of other exports of this import date failed: {e}"
+                ),
+            }),
+        }
+    }
     let s = &stats;
     d.report.retries = JobStats::get(&s.retries);
     d.report.throttles = JobStats::get(&s.throttles);
@@ -348,4 +372,3 @@ impl Dispatcher {
         }
     }
 }
-

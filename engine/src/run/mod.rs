@@ -5,6 +5,7 @@
 
 mod dispatch;
 mod object;
+mod prune;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -65,6 +66,10 @@ pub struct EngineConfig {
     pub dry_run: bool,
     /// Default [`FailurePolicy::Continue`].
     pub failure_policy: FailurePolicy,
+    /// Leave files of other exports in this export's date partitions. Default false: after
+    /// a complete, checked landing they are removed (listed in the report), so landing a
+    /// date again replaces it instead of adding its rows twice.
+    pub keep_other_files: bool,
 }
 
 impl Default for EngineConfig {
@@ -81,6 +86,7 @@ impl Default for EngineConfig {
             force: false,
             dry_run: false,
             failure_policy: FailurePolicy::Continue,
+            keep_other_files: false,
         }
     }
 }
@@ -112,8 +118,7 @@ pub trait ExportProgress: Send + Sync {
     /// Objects seen by the listing so far grew by `n` (`bytes` in all).
     fn listed(&self, _n: u64, _bytes: u64) {}
     /// One object is done.
-    fn object(&self, _source_key: &str, _target_key: &str, _size: u64, _outcome: &ObjectOutcome) {
-    }
+    fn object(&self, _source_key: &str, _target_key: &str, _size: u64, _outcome: &ObjectOutcome) {}
 }
 
 /// No progress output.
@@ -211,15 +216,15 @@ impl Engine {
         dst_key: &str,
     ) -> Result<(ObjectOutcome, Option<u64>)> {
         let stats = JobStats::default();
-        let head = self
-            .store
-            .head(src_bucket, src_key)
-            .await?
-            .ok_or_else(|| Error::Unsupported {
-                bucket: src_bucket.to_string(),
-                key: src_key.to_string(),
-                reason: "source object does not exist".into(),
-            })?;
+        let head =
+            self.store
+                .head(src_bucket, src_key)
+                .await?
+                .ok_or_else(|| Error::Unsupported {
+                    bucket: src_bucket.to_string(),
+                    key: src_key.to_string(),
+                    reason: "source object does not exist".into(),
+                })?;
         let task = ObjectTask {
             src_bucket: src_bucket.to_string(),
             src: ObjectInfo {

@@ -84,7 +84,9 @@ pub(super) async fn land(
     }
     if !cfg.force && !fresh {
         match store.head(&task.dst_bucket, &task.dst_key).await? {
-            Some(existing) if is_same(&task.src, &existing) => return Ok((ObjectOutcome::Skipped, rows)),
+            Some(existing) if is_same(&task.src, &existing) => {
+                return Ok((ObjectOutcome::Skipped, rows));
+            }
             Some(existing) => tracing::warn!(
                 target_key = %task.dst_key,
                 target_size = existing.size,
@@ -101,4 +103,3 @@ pub(super) async fn land(
     let plan = copy_object(store, &settings, task, stats).await?;
     Ok((ObjectOutcome::Copied(plan), rows))
 }
-

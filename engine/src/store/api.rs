@@ -16,9 +16,9 @@ use std::ops::Range;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::error::Result;
 #[allow(unused_imports)] // named in the docs above
 use crate::error::Error;
+use crate::error::Result;
 
 /// One object from a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]

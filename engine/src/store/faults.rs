@@ -223,8 +223,13 @@ impl ObjectStore for Faulty {
     }
 
     async fn list_page(&self, req: &ListRequest) -> Result<ListPage> {
-        self.run(Op::List, &req.bucket, &req.prefix, self.inner.list_page(req))
-            .await
+        self.run(
+            Op::List,
+            &req.bucket,
+            &req.prefix,
+            self.inner.list_page(req),
+        )
+        .await
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>> {
@@ -233,8 +238,13 @@ impl ObjectStore for Faulty {
     }
 
     async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Bytes> {
-        self.run(Op::GetRange, bucket, key, self.inner.get_range(bucket, key, range))
-            .await
+        self.run(
+            Op::GetRange,
+            bucket,
+            key,
+            self.inner.get_range(bucket, key, range),
+        )
+        .await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<GetOutput>> {
@@ -253,8 +263,13 @@ impl ObjectStore for Faulty {
             PutCondition::None => Op::Put,
             _ => Op::ConditionalPut,
         };
-        self.run(op, bucket, key, self.inner.put(bucket, key, body, condition))
-            .await
+        self.run(
+            op,
+            bucket,
+            key,
+            self.inner.put(bucket, key, body, condition),
+        )
+        .await
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {

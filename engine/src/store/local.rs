@@ -57,7 +57,11 @@ fn path(bucket: &str, key: &str) -> Path {
 fn key_of(bucket_parts: usize, p: &Path) -> String {
     p.parts()
         .skip(bucket_parts)
-        .map(|part| percent_decode_str(part.as_ref()).decode_utf8_lossy().into_owned())
+        .map(|part| {
+            percent_decode_str(part.as_ref())
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect::<Vec<_>>()
         .join("/")
 }
@@ -83,14 +87,20 @@ fn unsupported(op: &str, bucket: &str, key: &str) -> Error {
 }
 
 /// Cuts one page out of a sorted listing: entries after `continuation`, at most `max`.
-pub(crate) fn page_of(mut entries: Vec<(String, Option<ObjectInfo>)>, req: &ListRequest) -> ListPage {
+pub(crate) fn page_of(
+    mut entries: Vec<(String, Option<ObjectInfo>)>,
+    req: &ListRequest,
+) -> ListPage {
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|a, b| a.0 == b.0);
     let start = match &req.continuation {
         Some(after) => entries.partition_point(|(k, _)| k <= after),
         None => 0,
     };
-    let max = req.max_keys.map(|m| m.max(1) as usize).unwrap_or(usize::MAX);
+    let max = req
+        .max_keys
+        .map(|m| m.max(1) as usize)
+        .unwrap_or(usize::MAX);
     let rest = entries.len() - start;
     let take = rest.min(max);
     let last = (take > 0).then(|| entries[start + take - 1].0.clone());

@@ -77,7 +77,13 @@ impl MemoryStore {
         self.state.lock().expect("memory store lock")
     }
 
-    fn source(&self, op: &'static str, bucket: &str, key: &str, if_match: Option<&str>) -> Result<Object> {
+    fn source(
+        &self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+    ) -> Result<Object> {
         let state = self.state();
         let obj = state
             .objects
@@ -115,7 +121,11 @@ impl ObjectStore for MemoryStore {
                 break;
             }
             let rest = &key[req.prefix.len()..];
-            match req.delimiter.as_deref().and_then(|d| rest.find(d).map(|i| i + d.len())) {
+            match req
+                .delimiter
+                .as_deref()
+                .and_then(|d| rest.find(d).map(|i| i + d.len()))
+            {
                 Some(end) => entries.push((format!("{}{}", req.prefix, &rest[..end]), None)),
                 None => entries.push((
                     key.clone(),
@@ -256,7 +266,12 @@ impl ObjectStore for MemoryStore {
         let etag = content_etag(&body);
         let mut state = self.state();
         let up = state.uploads.get_mut(req.upload_id).ok_or_else(|| {
-            missing("UploadPartCopy", req.dst_bucket, req.dst_key, "NoSuchUpload")
+            missing(
+                "UploadPartCopy",
+                req.dst_bucket,
+                req.dst_key,
+                "NoSuchUpload",
+            )
         })?;
         up.parts.insert(req.part_number, (body, etag.clone()));
         Ok(etag)

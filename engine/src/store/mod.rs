@@ -185,3 +185,5 @@ impl Store {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod conformance;

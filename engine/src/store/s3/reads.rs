@@ -49,7 +49,14 @@ impl S3Store {
     }
 
     pub(super) async fn head_impl(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>> {
-        match self.client.head_object().bucket(bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(o) => Ok(Some(ObjectHead {
                 size: o.content_length().unwrap_or(0).max(0) as u64,
                 etag: o.e_tag().map(normalize_etag),
@@ -107,7 +114,14 @@ impl S3Store {
     }
 
     pub(super) async fn get_impl(&self, bucket: &str, key: &str) -> Result<Option<GetOutput>> {
-        let out = match self.client.get_object().bucket(bucket).key(key).send().await {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => out,
             Err(e) if status(&e) == Some(404) => return Ok(None),
             Err(e) => return Err(attempt_error("GetObject", bucket, key, e)),

@@ -3,11 +3,11 @@ use crate::limiter::{Limiter, LimiterConfig};
 use crate::retry::RetryConfig;
 use crate::stats::JobStats;
 use crate::store::{ObjectStore, Store};
-use std::sync::Arc;
-use std::time::Duration;
 use aws_sdk_s3::operation::copy_object::CopyObjectOutput;
 use aws_sdk_s3::types::CopyObjectResult;
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use std::sync::Arc;
+use std::time::Duration;
 
 const ETAG: &str = "0123456789abcdef0123456789abcdef";
 
@@ -77,7 +77,8 @@ async fn a_200_with_an_error_body_is_retried() {
 
 #[tokio::test]
 async fn slow_down_is_retried_and_lowers_concurrency() {
-    let slow = "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+    let slow =
+        "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
     let rule = mock!(Client::copy_object)
         .sequence()
         .http_status(503, Some(slow.into()))
@@ -121,10 +122,7 @@ async fn access_denied_is_not_retried() {
         .sequence()
         .http_status(
             403,
-            Some(
-                "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
-                    .into(),
-            ),
+            Some("<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>".into()),
         )
         .repeatedly()
         .build();
@@ -145,7 +143,9 @@ async fn copy_source_is_encoded_on_the_wire() {
         })
         .then_output(ok_output);
     let client = mock_client!(aws_sdk_s3, RuleMode::Sequential, [&rule], no_sdk_retries);
-    copy(&store(client, 8), &Arc::new(JobStats::default())).await.unwrap();
+    copy(&store(client, 8), &Arc::new(JobStats::default()))
+        .await
+        .unwrap();
     assert_eq!(rule.num_calls(), 1);
 }
 
