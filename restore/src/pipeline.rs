@@ -2,7 +2,7 @@
 //! they stream), splits it into statements and sends them over a bounded channel to the
 //! [`Loader`], which executes them.
 //!
-//! The end of the dump is explicit. The producer sends [`Item::End`] after the last
+//! The end of the dump is explicit. The producer sends `Item::End` after the last
 //! statement of the last entry, and the consumer only finishes the load once it has seen
 //! that item *and* joined the producer's task cleanly. A producer that panics, is
 //! cancelled or stops early closes the channel without `End`: that is an error naming the

@@ -28,7 +28,7 @@
 //! serialise a parallel load and only speed up MyISAM. `SET autocommit` is dropped: a
 //! main connection holding an open transaction while waiting for workers could deadlock.
 //!
-//! Modules: [`classify`] decides a statement's role from its first tokens, [`Loader`]
+//! Modules: `classify` decides a statement's role from its first tokens, [`Loader`]
 //! (`loader`) executes statements and keeps order with its barriers (`barrier`), and the
 //! workers (`worker`) run the inserts handed to them. Every task the loader spawns is
 //! joined, its panic reported as [`RestoreError::Task`], or aborted when the loader is dropped.
