@@ -63,6 +63,39 @@ data "aws_iam_policy_document" "copier" {
     resources = [aws_kms_key.export.arn]
   }
 
+  # --- restore manifests (read only): rows per table the landing must match ----
+  # ListBucket on the prefix lets a missing manifest (a historic export) answer 404, not 403.
+  statement {
+    sid       = "ListRestoreManifests"
+    actions   = ["s3:ListBucket"]
+    resources = [local.parking_bucket_arn]
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${var.manifest_prefix}*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadRestoreManifests"
+    actions   = ["s3:GetObject"]
+    resources = [local.manifest_object_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.parking_kms_key_arn == "" ? [] : [var.parking_kms_key_arn]
+    content {
+      sid       = "DecryptRestoreManifests"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
   # --- target: the landing prefix and the _liberator/ marker prefix ----------
   statement {
     sid       = "ListLanding"
@@ -178,6 +211,7 @@ resource "aws_lambda_function" "copier" {
       WORKFLOW_NAME           = var.glue_workflow_name
       BACKDATED_WORKFLOW_NAME = var.glue_backdated_workflow_name
       CONCURRENCY             = tostring(var.copier_concurrency)
+      MANIFEST_LOCATION       = local.manifest_location
     }
   }
 

@@ -36,4 +36,9 @@ locals {
   # Object-key patterns the copier may touch in the export and landing buckets.
   export_object_pattern = "${var.export_s3_prefix == "" ? "" : "${var.export_s3_prefix}/"}*"
   landing_marker_prefix = "_liberator/"
+
+  # Restore manifests (exact rows per table, keyed by snapshot id): written by the restore
+  # task, read by the copier's completeness check. MANIFEST_LOCATION of both.
+  manifest_location   = "s3://${var.parking_bucket_name}/${var.manifest_prefix}"
+  manifest_object_arn = "${local.parking_bucket_arn}/${var.manifest_prefix}*"
 }

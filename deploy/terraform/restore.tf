@@ -186,7 +186,7 @@ resource "aws_iam_role_policy" "restore_execution" {
 
 resource "aws_iam_role" "restore_task" {
   name               = "${local.restore_family}-task"
-  description        = "Task role of the restore binary: read the dump, manage sql-to-parquet snapshots"
+  description        = "Task role of the restore binary: read the dump, write its manifest, manage sql-to-parquet snapshots"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
 }
 
@@ -208,11 +208,21 @@ data "aws_iam_policy_document" "restore_task" {
     resources = ["${local.parking_bucket_arn}/${var.parking_prefix}*"]
   }
 
+  # The restore manifest (exact rows per table) of each load, keyed by snapshot id; written
+  # once per run, never read back by the task.
+  statement {
+    sid       = "WriteRestoreManifests"
+    actions   = ["s3:PutObject"]
+    resources = [local.manifest_object_arn]
+  }
+
   dynamic "statement" {
     for_each = var.parking_kms_key_arn == "" ? [] : [var.parking_kms_key_arn]
     content {
-      sid       = "DecryptDumps"
-      actions   = ["kms:Decrypt"]
+      sid = "DecryptDumpsEncryptManifests"
+      # Decrypt to read dumps; GenerateDataKey for the manifest's PutObject under SSE-KMS
+      # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html#require-sse-kms).
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
       resources = [statement.value]
       condition {
         test     = "StringEquals"
@@ -272,17 +282,17 @@ resource "aws_iam_role_policy" "restore_task" {
 locals {
   restore_secret_arn = aws_db_instance.ingestion.master_user_secret[0].secret_arn
 
-  restore_environment = concat(
-    [
-      { name = "MYSQL_HOST", value = aws_db_instance.ingestion.address },
-      { name = "RDS_INSTANCE_ID", value = aws_db_instance.ingestion.identifier },
-      { name = "BUCKET_NAME", value = var.parking_bucket_name },
-      { name = "DB_NAME", value = var.db_name },
-      { name = "AWS_REGION", value = local.region },
-      { name = "TMPDIR", value = "/tmp" },
-    ],
-    var.import_date_override == "" ? [] : [{ name = "IMPORT_DATE_OVERRIDE", value = var.import_date_override }],
-  )
+  # IMPORT_DATE_OVERRIDE is deliberately absent: backdating is a per-run override
+  # (aws ecs run-task --overrides, see deploy/README.md), never a setting of every run.
+  restore_environment = [
+    { name = "MYSQL_HOST", value = aws_db_instance.ingestion.address },
+    { name = "RDS_INSTANCE_ID", value = aws_db_instance.ingestion.identifier },
+    { name = "BUCKET_NAME", value = var.parking_bucket_name },
+    { name = "DB_NAME", value = var.db_name },
+    { name = "MANIFEST_LOCATION", value = local.manifest_location },
+    { name = "AWS_REGION", value = local.region },
+    { name = "TMPDIR", value = "/tmp" },
+  ]
 }
 
 resource "aws_ecs_task_definition" "restore" {

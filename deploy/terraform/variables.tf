@@ -128,6 +128,17 @@ variable "parking_prefix" {
   }
 }
 
+variable "manifest_prefix" {
+  description = "Key prefix in the parking bucket for restore manifests (<prefix><snapshot-id>.json: exact rows per table after each load), with trailing slash. Keep it outside parking_prefix and every export and table folder."
+  type        = string
+  default     = "liberator-manifests/"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-][A-Za-z0-9!_.*'()/-]*/$", var.manifest_prefix))
+    error_message = "manifest_prefix must be a non-empty key prefix ending with '/'."
+  }
+}
+
 variable "dump_file_prefix" {
   description = "File name prefix of a dump inside parking_prefix; only objects starting with parking_prefix + this start a restore."
   type        = string
@@ -177,9 +188,9 @@ variable "landing_bucket_name" {
 }
 
 variable "landing_prefix" {
-  description = "Key prefix in the landing bucket the copier writes under (TARGET_PREFIX), with trailing slash."
+  description = "Key prefix in the landing bucket the copier writes under (TARGET_PREFIX), with trailing slash. The platform's Glue crawler reads s3://<landing>/parking/<db>, so keys land as parking/<db>/<db.table>/import_year=…/."
   type        = string
-  default     = "liberator/"
+  default     = "parking/"
 
   validation {
     condition     = can(regex("^[^/].*/$", var.landing_prefix))
@@ -437,12 +448,6 @@ variable "restore_ephemeral_storage_gib" {
     condition     = var.restore_ephemeral_storage_gib >= 21 && var.restore_ephemeral_storage_gib <= 200
     error_message = "restore_ephemeral_storage_gib must be between 21 and 200."
   }
-}
-
-variable "import_date_override" {
-  description = "Optional IMPORT_DATE_OVERRIDE for the restore task (leave empty in normal operation)."
-  type        = string
-  default     = ""
 }
 
 ###############################################################################

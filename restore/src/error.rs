@@ -110,6 +110,26 @@ pub enum RestoreError {
         source: BoxError,
     },
 
+    /// A task of the restore (the dump reader, a loader worker, an index build) panicked,
+    /// was cancelled, or ended without finishing its input.
+    #[error("{task} task failed: {reason}")]
+    Task { task: String, reason: String },
+
+    /// SIGTERM (ECS stopping the task) or SIGINT arrived: the restore stopped where it was.
+    #[error("stopped by {signal} while {phase}")]
+    Stopped {
+        signal: &'static str,
+        phase: &'static str,
+    },
+
+    /// The restore manifest could not be made (the S3 write itself is an [`RestoreError::S3`]).
+    #[error("restore manifest {location}")]
+    Manifest {
+        location: String,
+        #[source]
+        source: BoxError,
+    },
+
     /// Inconsistent or missing configuration.
     #[error("invalid configuration: {0}")]
     Config(String),

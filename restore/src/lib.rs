@@ -3,8 +3,11 @@
 //! The zip is read with ranged GETs and inflated as it streams ([`zip`]); its `.sql`
 //! entries are split with the mysql client's rules ([`sql`]) and executed by a loader
 //! that keeps DDL in order on one connection and spreads table data over several
-//! ([`load`]); only a complete load is snapshotted ([`snapshot`]). [`dump`] decides which
-//! object to load and [`task`] ties it together.
+//! ([`load`]); the reading and loading overlap through [`pipeline`], whose end of input is
+//! explicit. Only a complete load is counted into the [`manifest`] and snapshotted
+//! ([`snapshot`]); a SIGTERM or SIGINT ([`stop`]) abandons it with nothing deleted or
+//! created. [`dump`] decides which object to load, [`task`] ties it together and [`cli`] is
+//! the `restore` binary.
 //!
 //! Loading a local zip into a local server (what the tests and the benchmark do):
 //!
@@ -22,14 +25,19 @@
 // A restore fails at most once per run; rich, unboxed errors are worth their size.
 #![allow(clippy::result_large_err)]
 
+pub mod cli;
 pub mod config;
 pub mod ddl;
 pub mod dump;
 pub mod error;
 pub mod infile;
 pub mod load;
+pub mod manifest;
+pub mod pipeline;
 pub mod snapshot;
+mod spawn;
 pub mod sql;
+pub mod stop;
 pub mod task;
 pub mod zip;
 

@@ -1,19 +1,24 @@
-//! The whole task: find the dump, load it, replace the snapshots.
+//! The whole task: find the dump, load it, record the manifest, replace the snapshots.
+//!
+//! The order is what makes a half-loaded database impossible to snapshot: the load must
+//! end with the dump's explicit end and every task joined ([`crate::pipeline`]); only
+//! then are the rows counted and the manifest written, and only after that are the old
+//! snapshots deleted and the new one requested. A stop ([`Stop`]) before that point
+//! abandons the run with nothing deleted or created.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{NaiveDate, Utc};
-use tokio::sync::mpsc;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::MysqlConfig;
 use crate::error::{RestoreError, Result};
-use crate::load::{LoadConfig, LoadReport, Loader};
-use crate::sql::{Splitter, Statement};
-use crate::zip::{
-    ByteChunks, EntryReader, RangeSource, S3Object, ZipLimits, read_entries, sql_entries,
-};
+use crate::load::{LoadConfig, LoadReport};
+use crate::manifest::{self, DumpInfo, Manifest, ManifestLocation};
+use crate::stop::Stop;
+use crate::zip::{RangeSource, S3Object, ZipLimits};
 use crate::{dump, snapshot};
+
+pub use crate::pipeline::{load_plain, load_zip};
 
 /// Everything the task needs besides AWS clients.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,7 +29,9 @@ pub struct TaskConfig {
     pub bucket: String,
     /// RDS instance to snapshot. Default empty (must be set).
     pub rds_instance_id: String,
-    /// Load the dump of this date and backdate the snapshot. Default `None`: today (UTC).
+    /// Load the dump of this date and backdate the snapshot. Default `None`: the task's
+    /// start date (UTC). Set per run (`aws ecs run-task --overrides`), never in the task
+    /// definition.
     pub import_date_override: Option<NaiveDate>,
     /// Key from the triggering S3 event, if any. Default `None`: look for the date's dump.
     pub event_key: Option<String>,
@@ -32,9 +39,21 @@ pub struct TaskConfig {
     pub load: LoadConfig,
     /// Decompression-bomb limits.
     pub limits: ZipLimits,
+    /// Where the restore manifest goes. Default `None`:
+    /// `s3://<bucket>/liberator-manifests/` ([`ManifestLocation::default_for`]).
+    pub manifest_location: Option<ManifestLocation>,
     /// Wait for the snapshot to become available, polling every 30 s, up to this long.
     /// Default `None`: return once the snapshot is requested.
     pub wait_for_snapshot: Option<Duration>,
+}
+
+impl TaskConfig {
+    /// Where the manifest goes: the configured location, else the dump bucket's default.
+    pub fn manifest_location(&self) -> ManifestLocation {
+        self.manifest_location
+            .clone()
+            .unwrap_or_else(|| ManifestLocation::default_for(&self.bucket))
+    }
 }
 
 /// What the task did.
@@ -44,45 +63,156 @@ pub struct Outcome {
     pub report: LoadReport,
     pub deleted_snapshots: Vec<String>,
     pub snapshot_id: String,
+    /// The manifest written before the snapshot, and its key under the manifest location.
+    pub manifest: Manifest,
+    pub manifest_key: String,
 }
 
-/// Runs the task. The snapshot is only requested after every statement succeeded.
-#[tracing::instrument(skip_all, fields(bucket = %cfg.bucket, instance = %cfg.rds_instance_id))]
+/// Runs the task, timestamped now and with no way to stop it: [`Run`] with its defaults.
+/// The snapshot is only requested after every statement succeeded and the manifest is
+/// written.
 pub async fn run(
     cfg: &TaskConfig,
     s3: &aws_sdk_s3::Client,
     rds: &aws_sdk_rds::Client,
 ) -> Result<Outcome> {
-    if cfg.bucket.is_empty() || cfg.rds_instance_id.is_empty() {
-        return Err(RestoreError::Config(
-            "bucket and RDS instance id are required".into(),
-        ));
-    }
-    let date = cfg
-        .import_date_override
-        .unwrap_or_else(|| Utc::now().date_naive());
-    let key = dump::locate(s3, &cfg.bucket, cfg.event_key.as_deref(), date).await?;
-    let src = S3Object {
-        client: s3.clone(),
-        bucket: cfg.bucket.clone(),
-        key: key.clone(),
-    };
-    let report = load_zip(&src, &cfg.mysql, &cfg.load, &cfg.limits).await?;
-    log_report(&report);
+    Run::new(cfg).execute(s3, rds).await
+}
 
-    // Only now, with a complete load, are the previous snapshots replaced.
-    let deleted = snapshot::delete_old(rds, &cfg.rds_instance_id).await?;
-    let id = snapshot::snapshot_id(Utc::now(), cfg.import_date_override);
-    snapshot::create(rds, &cfg.rds_instance_id, &id).await?;
-    if let Some(timeout) = cfg.wait_for_snapshot {
-        snapshot::wait_available(rds, &id, Duration::from_secs(30), timeout).await?;
+/// One run of the task, with the moment it started and what may stop it.
+#[derive(Debug, Clone)]
+pub struct Run<'a> {
+    cfg: &'a TaskConfig,
+    started: DateTime<Utc>,
+    stop: Stop,
+}
+
+impl<'a> Run<'a> {
+    /// A run starting now, never stopped.
+    pub fn new(cfg: &'a TaskConfig) -> Self {
+        Run {
+            cfg,
+            started: Utc::now(),
+            stop: Stop::new(),
+        }
     }
-    Ok(Outcome {
-        key,
-        report,
-        deleted_snapshots: deleted,
-        snapshot_id: id,
-    })
+
+    /// When the task started: the snapshot id's timestamp and (without an override) the
+    /// import date, so a load that crosses midnight UTC still stands for the day it began.
+    pub fn started_at(mut self, started: DateTime<Utc>) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// Stop when `stop` is requested (SIGTERM, SIGINT): see [`crate::stop`].
+    pub fn stop_on(mut self, stop: Stop) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    /// Runs the task, reading the dump straight from S3.
+    pub async fn execute(
+        self,
+        s3: &aws_sdk_s3::Client,
+        rds: &aws_sdk_rds::Client,
+    ) -> Result<Outcome> {
+        self.execute_with(s3, rds, |object| object).await
+    }
+
+    /// Runs the task, reading the dump through `wrap(object)`: a hook for sources that
+    /// observe or alter the bytes (tests inject a reader that panics mid-entry here).
+    #[tracing::instrument(skip_all, fields(bucket = %self.cfg.bucket, instance = %self.cfg.rds_instance_id))]
+    pub async fn execute_with<S, F>(
+        self,
+        s3: &aws_sdk_s3::Client,
+        rds: &aws_sdk_rds::Client,
+        wrap: F,
+    ) -> Result<Outcome>
+    where
+        S: RangeSource + Clone + 'static,
+        F: FnOnce(S3Object) -> S,
+    {
+        let cfg = self.cfg;
+        if cfg.bucket.is_empty() || cfg.rds_instance_id.is_empty() {
+            return Err(RestoreError::Config(
+                "bucket and RDS instance id are required".into(),
+            ));
+        }
+        let date = cfg
+            .import_date_override
+            .unwrap_or_else(|| self.started.date_naive());
+        let snapshot_id = snapshot::snapshot_id(self.started, cfg.import_date_override);
+        let location = cfg.manifest_location();
+        tracing::info!(import_date = %date, snapshot = %snapshot_id, started = %self.started.to_rfc3339(), "restore starting");
+
+        // Everything up to the manifest can be abandoned on a stop: nothing is changed yet
+        // but the database being loaded.
+        const LOADING: &str = "loading the dump (no snapshot taken, no snapshot deleted)";
+        let (key, src, report, tables) = self
+            .stop
+            .guard(LOADING, async {
+                let key = dump::locate(s3, &cfg.bucket, cfg.event_key.as_deref(), date).await?;
+                let src = wrap(S3Object {
+                    client: s3.clone(),
+                    bucket: cfg.bucket.clone(),
+                    key: key.clone(),
+                });
+                let report = load_zip(&src, &cfg.mysql, &cfg.load, &cfg.limits).await?;
+                log_report(&report);
+                let tables = manifest::count_rows(&cfg.mysql, &report.databases, &report).await?;
+                Ok((key, src, report, tables))
+            })
+            .await?;
+        let size = self.stop.guard(LOADING, src.size()).await?;
+        let manifest = Manifest {
+            version: manifest::VERSION,
+            snapshot_id: snapshot_id.clone(),
+            import_date: date,
+            created_at: Utc::now(),
+            dump: DumpInfo {
+                bucket: cfg.bucket.clone(),
+                key: key.clone(),
+                size,
+                entries: report.entries.clone(),
+            },
+            tables,
+        };
+        if let Some(signal) = self.stop.requested() {
+            return Err(RestoreError::Stopped {
+                signal,
+                phase: LOADING,
+            });
+        }
+
+        // From here on the few calls run to their end even if a stop arrives: a manifest
+        // without its snapshot, or old snapshots deleted without a new one, would be worse.
+        let manifest_key = manifest::write(s3, &location, &manifest).await?;
+        let deleted = snapshot::delete_old(rds, &cfg.rds_instance_id).await?;
+        snapshot::create(rds, &cfg.rds_instance_id, &snapshot_id).await?;
+        if let Some(timeout) = cfg.wait_for_snapshot {
+            const WAITING: &str = "waiting for the snapshot to become available (it was requested)";
+            self.stop
+                .guard(
+                    WAITING,
+                    snapshot::wait_available(rds, &snapshot_id, Duration::from_secs(30), timeout),
+                )
+                .await?;
+        }
+        if let Some(signal) = self.stop.requested() {
+            tracing::warn!(
+                signal,
+                "stop requested while the snapshot was being requested; it was completed first"
+            );
+        }
+        Ok(Outcome {
+            key,
+            report,
+            deleted_snapshots: deleted,
+            snapshot_id,
+            manifest,
+            manifest_key,
+        })
+    }
 }
 
 /// Logs rows per table, bytes and throughput.
@@ -97,133 +227,4 @@ pub fn log_report(report: &LoadReport) {
         mb_per_s = format!("{:.1}", report.mb_per_s()),
         "load complete"
     );
-}
-
-enum Chunks {
-    Zip(Box<EntryReader>),
-    Plain(ByteChunks),
-}
-
-impl Chunks {
-    async fn next(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
-        use futures::StreamExt;
-        match self {
-            Chunks::Zip(r) => r.next_chunk().await,
-            Chunks::Plain(s) => match s.next().await {
-                None => Ok(None),
-                Some(Ok(b)) => Ok(Some(b.to_vec())),
-                Some(Err(e)) => Err(RestoreError::Io {
-                    path: name.to_string(),
-                    source: std::io::Error::other(e),
-                }),
-            },
-        }
-    }
-}
-
-type Item = Result<(Arc<str>, Statement)>;
-
-/// Splits `chunks` into statements and sends them on, so reading, inflating and splitting
-/// overlap with the database's work.
-async fn produce(entry: Arc<str>, mut chunks: Chunks, tx: &mpsc::Sender<Item>) -> Result<bool> {
-    let mut splitter = Splitter::new();
-    loop {
-        let chunk = chunks.next(&entry).await?;
-        match &chunk {
-            Some(c) => splitter.push(c),
-            None => splitter.finish(),
-        }
-        while let Some(stmt) = splitter.next_statement() {
-            if tx.send(Ok((entry.clone(), stmt))).await.is_err() {
-                return Ok(false);
-            }
-        }
-        if chunk.is_none() {
-            return Ok(true);
-        }
-    }
-}
-
-/// Loads every `.sql` entry of the zip at `src`, in name order, into a freshly created
-/// `mysql.db_name`.
-#[tracing::instrument(skip_all, fields(object = %src.name()))]
-pub async fn load_zip<S: RangeSource + Clone + 'static>(
-    src: &S,
-    mysql: &MysqlConfig,
-    load: &LoadConfig,
-    limits: &ZipLimits,
-) -> Result<LoadReport> {
-    let entries = read_entries(src).await?;
-    let sql = sql_entries(&entries);
-    if sql.is_empty() {
-        return Err(RestoreError::Zip {
-            object: src.name(),
-            reason: "no .sql entries".into(),
-        });
-    }
-    let (tx, rx) = mpsc::channel::<Item>(256);
-    let (src2, limits2) = (src.clone(), *limits);
-    let producer = tokio::spawn(async move {
-        let mut budget = limits2.max_total_bytes;
-        for entry in sql {
-            tracing::info!(entry = %entry.name, compressed = entry.compressed_size, size = entry.uncompressed_size, "loading entry");
-            let step = async {
-                let reader = EntryReader::open(&src2, &entry, &limits2, budget).await?;
-                produce(
-                    Arc::from(entry.name.as_str()),
-                    Chunks::Zip(Box::new(reader)),
-                    &tx,
-                )
-                .await
-            };
-            match step.await {
-                Ok(true) => budget = budget.saturating_sub(entry.uncompressed_size),
-                Ok(false) => return,
-                Err(e) => {
-                    let _ = tx.send(Err(e)).await;
-                    return;
-                }
-            }
-        }
-    });
-    let result = consume(rx, mysql, load).await;
-    producer.abort();
-    result
-}
-
-/// Loads a plain `.sql` source (used by `--from-file` and the benchmark).
-pub async fn load_plain<S: RangeSource + Clone + 'static>(
-    src: &S,
-    mysql: &MysqlConfig,
-    load: &LoadConfig,
-) -> Result<LoadReport> {
-    let (tx, rx) = mpsc::channel::<Item>(256);
-    let src2 = src.clone();
-    let producer = tokio::spawn(async move {
-        let name: Arc<str> = Arc::from(src2.name().rsplit('/').next().unwrap_or_default());
-        let step = async {
-            let len = src2.size().await?;
-            produce(name, Chunks::Plain(src2.range(0, len).await?), &tx).await
-        };
-        if let Err(e) = step.await {
-            let _ = tx.send(Err(e)).await;
-        }
-    });
-    let result = consume(rx, mysql, load).await;
-    producer.abort();
-    result
-}
-
-async fn consume(
-    mut rx: mpsc::Receiver<Item>,
-    mysql: &MysqlConfig,
-    load: &LoadConfig,
-) -> Result<LoadReport> {
-    let mut loader = Loader::connect(&mysql.opts(), load).await?;
-    loader.reset_database(&mysql.db_name).await?;
-    while let Some(item) = rx.recv().await {
-        let (entry, stmt) = item?;
-        loader.execute(&entry, stmt).await?;
-    }
-    loader.finish().await
 }

@@ -1,15 +1,16 @@
-//! Sakila end to end: S3 (moto) → restore → MariaDB → snapshot (moto RDS), compared with
-//! what the mariadb command-line client loads from the same dump.
+//! Sakila end to end: S3 (moto) → restore → MariaDB → manifest → snapshot (moto RDS),
+//! compared with what the mariadb command-line client loads from the same dump.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use liberator_restore::config::{MysqlConfig, Password};
+use liberator_restore::manifest::{Manifest, TableRows};
 use liberator_restore::task::{self, TaskConfig};
 use liberator_tests::aws::{create_instance, rds_client};
 use liberator_tests::mariadb::{MariaDb, find_binary, mariadb};
-use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
+use liberator_tests::{create_bucket, get_bytes, list_all, moto, s3_client, unique_bucket};
 use mysql_async::prelude::Queryable;
 
 fn sakila_zip() -> PathBuf {
@@ -154,7 +155,7 @@ async fn sakila_loads_like_the_mysql_client_and_is_snapshotted() {
     s3.put_object()
         .bucket(&bucket)
         .key(&key)
-        .body(zip.into())
+        .body(zip.clone().into())
         .send()
         .await
         .unwrap();
@@ -205,4 +206,55 @@ async fn sakila_loads_like_the_mysql_client_and_is_snapshotted() {
         snaps.db_snapshots()[0].db_instance_identifier(),
         Some("liberator-sakila")
     );
+
+    // The manifest, written before the snapshot beside (not inside) the dumps, holds the
+    // exact COUNT(*) of all 16 sakila tables.
+    let manifests: Vec<String> = list_all(&s3, &bucket, "liberator-manifests/")
+        .await
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(manifests, [format!("liberator-manifests/{id}.json")]);
+    assert_eq!(outcome.manifest_key, manifests[0]);
+    let raw = get_bytes(&s3, &bucket, &outcome.manifest_key).await;
+    let manifest: Manifest = serde_json::from_slice(&raw).expect("manifest JSON");
+    assert_eq!(manifest, outcome.manifest);
+    assert_eq!(manifest.version, 1);
+    assert_eq!(&manifest.snapshot_id, id);
+    assert_eq!(manifest.import_date, chrono::Utc::now().date_naive());
+    assert_eq!(manifest.dump.bucket, bucket);
+    assert_eq!(manifest.dump.key, key);
+    assert_eq!(manifest.dump.size, zip.len() as u64);
+    assert_eq!(manifest.dump.entries, ["sakila.sql"]);
+    let counted: Vec<TableRows> = expected
+        .iter()
+        .filter(|(k, _)| !k.starts_with('#') && !k.starts_with("index "))
+        .map(|(t, &rows)| TableRows {
+            database: "sakila".into(),
+            table: t.clone(),
+            rows,
+        })
+        .collect();
+    assert_eq!(counted.len(), 16);
+    assert_eq!(
+        manifest.tables, counted,
+        "manifest rows differ from COUNT(*)"
+    );
+    // The raw JSON has exactly the documented field names.
+    let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "created_at",
+            "dump",
+            "import_date",
+            "snapshot_id",
+            "tables",
+            "version"
+        ]
+    );
+    assert_eq!(v["tables"][0]["database"], "sakila");
+    assert!(v["tables"][0]["rows"].is_u64());
 }

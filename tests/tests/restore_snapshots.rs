@@ -1,13 +1,15 @@
 //! Finding the dump (event key, both date formats, clear miss) and snapshot housekeeping
-//! (previous manual snapshots deleted, `awsbackup*` and automated kept, backdated ids).
+//! (previous manual snapshots deleted, `awsbackup*` and automated kept, backdated ids, the
+//! timestamp taken when the task starts).
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, TimeZone};
 use liberator_restore::config::{MysqlConfig, Password};
-use liberator_restore::task::{self, TaskConfig};
+use liberator_restore::manifest::Manifest;
+use liberator_restore::task::{self, Run, TaskConfig};
 use liberator_restore::{RestoreError, dump, snapshot};
 use liberator_tests::aws::{create_instance, rds_client};
 use liberator_tests::mariadb::{MariaDb, mariadb, zip_bytes};
-use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
+use liberator_tests::{create_bucket, get_bytes, moto, s3_client, unique_bucket};
 
 async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: Vec<u8>) {
     s3.put_object()
@@ -235,4 +237,72 @@ async fn override_date_loads_that_dump_and_backdates_the_snapshot() {
         ids,
         ["awsbackup-job-7", "sql-to-parquet-2024-02-29-backdated"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_time_is_the_task_start_not_the_end_of_the_load() {
+    // A task that starts a second before midnight UTC: whenever its load ends (here: in
+    // another year entirely), the dump is labelled with the day and time it started.
+    let started = chrono::Utc
+        .with_ymd_and_hms(2024, 6, 4, 23, 59, 59)
+        .unwrap();
+    let s3 = s3_client(&moto().endpoint);
+    let rds = rds_client(&moto().endpoint);
+    let bucket = unique_bucket("restore-midnight");
+    create_bucket(&s3, &bucket).await;
+    let sql = b"CREATE TABLE t (id INT PRIMARY KEY);\nINSERT INTO t VALUES (1),(2);\n";
+    put(
+        &s3,
+        &bucket,
+        "parking/liberator_dump_240604.zip",
+        zip_bytes(&[("d.sql", sql.as_slice())]),
+    )
+    .await;
+    let instance = format!("inst-{bucket}");
+    create_instance(&rds, &instance).await;
+    let server = mariadb();
+    let cfg = TaskConfig {
+        mysql: MysqlConfig {
+            port: server.port,
+            user: server.user.clone(),
+            password: Password::new(MariaDb::PASSWORD),
+            db_name: "midnight_db".into(),
+            ..Default::default()
+        },
+        bucket: bucket.clone(),
+        rds_instance_id: instance.clone(),
+        ..Default::default()
+    };
+    let outcome = Run::new(&cfg)
+        .started_at(started)
+        .execute(&s3, &rds)
+        .await
+        .expect("restore");
+    // The start's date found the dump, and the start's time named the snapshot.
+    assert_eq!(outcome.key, "parking/liberator_dump_240604.zip");
+    assert_eq!(outcome.snapshot_id, "sql-to-parquet-24-06-04-235959");
+    let m: Manifest = serde_json::from_slice(
+        &get_bytes(
+            &s3,
+            &bucket,
+            "liberator-manifests/sql-to-parquet-24-06-04-235959.json",
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(m.import_date, d(2024, 6, 4));
+    assert_eq!(m.snapshot_id, outcome.snapshot_id);
+    assert!(m.created_at > started, "{}", m.created_at);
+    assert_eq!(m.rows("midnight_db", "t"), Some(2));
+    let snaps = rds
+        .describe_db_snapshots()
+        .db_snapshot_identifier("sql-to-parquet-24-06-04-235959")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snaps.db_snapshots().len(), 1);
+}
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
