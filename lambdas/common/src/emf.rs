@@ -224,6 +224,21 @@ impl EmfRecorder {
         }
     }
 
+    /// Runs one invocation's handler with `request_id` as a property, then writes its
+    /// metrics to stdout (before the runtime answers, so they land in that invocation's
+    /// log stream) and clears the properties for the next one.
+    pub async fn invocation<F: std::future::Future>(
+        &self,
+        request_id: &str,
+        handler: F,
+    ) -> F::Output {
+        self.set_property("request_id", request_id);
+        let out = handler.await;
+        self.flush_stdout();
+        self.clear_properties();
+        out
+    }
+
     /// Flushes to stdout every `every` from now on (a long invocation's metrics then reach
     /// CloudWatch as it runs, and histograms stay far below [`MAX_VALUES_PER_FLUSH`]).
     /// While Lambda freezes the environment between invocations, the task sleeps with it.

@@ -11,6 +11,7 @@
 //! ([`glue`]). A conditional-write marker ([`marker`], stored through [`marker_store`])
 //! makes the start exactly-once across retries and re-deliveries; before the Lambda
 //! deadline the run stops and hands the rest on to a new invocation ([`reinvoke`]).
+//! [`runtime::run`] is the Lambda runtime loop the binary calls.
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), export_copier::Error> {
@@ -36,6 +37,7 @@ pub mod land;
 pub mod marker;
 pub mod marker_store;
 pub mod reinvoke;
+pub mod runtime;
 
 use std::sync::Arc;
 

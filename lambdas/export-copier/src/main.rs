@@ -1,20 +1,11 @@
-//! Lambda entry point of export-copier: configuration from the environment (checked before
-//! any AWS call), clients from the factory bounded by the deadline margin, the EMF metrics
-//! recorder, then the library's handler per event.
+//! Lambda entry point of export-copier: JSON logs, the configuration from the environment
+//! (checked before any AWS call: a missing variable ends the process with one line naming
+//! it), then the library's runtime loop.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
-use export_copier::{Config, Copier, Invocation};
-use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
-use liberator_lambda_common::emf::EmfRecorder;
-use liberator_lambda_common::{ClientFactory, Clients, logging};
-use serde_json::Value;
-
-/// The `Function` dimension of the copier's metrics.
-const FUNCTION: &str = "export-copier";
-/// How often a long invocation's metrics are written while it runs.
-const METRICS_EVERY: Duration = Duration::from_secs(60);
+use export_copier::Config;
+use liberator_lambda_common::logging;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,28 +17,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let emf = EmfRecorder::new(FUNCTION);
-    if let Err(e) = emf.install() {
-        tracing::error!(error = %e, "export-copier: no metrics");
-        return ExitCode::FAILURE;
-    }
-    emf.spawn_periodic_flush(METRICS_EVERY);
-    let factory = ClientFactory::load(config.aws_options()).await;
-    let copier = Copier::new(Clients::new(&factory), config);
-    let (copier, emf) = (&copier, &emf);
-    let run = lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        emf.set_property("request_id", event.context.request_id.clone());
-        let inv = Invocation::from_context(&event.context);
-        let answer = copier.handle(&event.payload, &inv).await.map_err(|e| {
-            tracing::error!(error = %e, kind = e.kind(), "invocation failed");
-            Diagnostic::from(e)
-        });
-        emf.flush_stdout();
-        emf.clear_properties();
-        answer
-    }))
-    .await;
-    match run {
+    match export_copier::runtime::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "export-copier: Lambda runtime failed");

@@ -20,6 +20,8 @@
 //! # let _ = answer; Ok(()) }
 //! ```
 
+pub mod runtime;
+
 use std::time::Duration;
 
 use aws_sdk_rds::error::DisplayErrorContext;
