@@ -112,3 +112,33 @@ fn payload_kinds() {
     ));
     assert!(matches!(Payload::of(&event(ID)), Payload::EventBridge));
 }
+
+#[test]
+fn every_client_is_bounded_by_the_deadline_margin() {
+    let config = Config {
+        deadline_margin: Duration::from_secs(40),
+        ..Config::default()
+    };
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let clients = Clients::new(&ClientFactory::from_sdk_config(sdk, config.aws_options()));
+    let timeouts = [
+        clients.s3.config().timeout_config().cloned(),
+        clients.rds.config().timeout_config().cloned(),
+        clients.glue.config().timeout_config().cloned(),
+        clients.lambda.config().timeout_config().cloned(),
+    ];
+    for t in timeouts {
+        let t = t.expect("a timeout configuration");
+        for limit in [
+            t.connect_timeout(),
+            t.read_timeout(),
+            t.operation_attempt_timeout(),
+            t.operation_timeout(),
+        ] {
+            let limit = limit.expect("every kind of timeout is set");
+            assert!(limit < config.deadline_margin, "{t:?}");
+        }
+    }
+}
