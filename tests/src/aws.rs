@@ -1,53 +1,73 @@
-//! RDS, Glue and Lambda clients for a local moto endpoint, and the fixtures the Lambda
-//! tests share (an RDS instance with a snapshot, Glue workflows).
+//! AWS clients for local servers, built by the one client factory (`liberator-aws`), and
+//! the fixtures the Lambda tests share (an RDS instance with a snapshot, Glue workflows).
 //!
-//! Static credentials and an explicit endpoint, so the tests do not depend on the
+//! Static credentials and explicit endpoints, so the tests do not depend on the
 //! environment's AWS configuration.
+
+use liberator_aws::{AwsOptions, ClientFactory, Endpoints};
 
 use crate::{ACCESS_KEY, SECRET_KEY};
 
-macro_rules! local_client {
-    ($sdk:ident, $endpoint:expr) => {{
-        let conf = $sdk::config::Builder::new()
-            .behavior_version($sdk::config::BehaviorVersion::latest())
-            .endpoint_url($endpoint)
-            .region($sdk::config::Region::new("us-east-1"))
-            .credentials_provider($sdk::config::Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "liberator-tests",
-            ))
-            .build();
-        $sdk::Client::from_conf(conf)
-    }};
+/// A factory over static test credentials in `us-east-1`, applying `options` (endpoints,
+/// timeouts) to every client it builds.
+pub fn factory(options: AwsOptions) -> ClientFactory {
+    let credentials =
+        aws_sdk_s3::config::Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "liberator-tests");
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            credentials,
+        ))
+        .build();
+    ClientFactory::from_sdk_config(sdk, options)
+}
+
+/// A factory with every service on `endpoint` and the default timeouts.
+fn local(endpoint: &str) -> ClientFactory {
+    factory(AwsOptions::default().with_endpoint(endpoint))
 }
 
 /// An RDS client for `endpoint`.
 pub fn rds_client(endpoint: &str) -> aws_sdk_rds::Client {
-    local_client!(aws_sdk_rds, endpoint)
+    local(endpoint).rds()
 }
 
 /// A Glue client for `endpoint`.
 pub fn glue_client(endpoint: &str) -> aws_sdk_glue::Client {
-    local_client!(aws_sdk_glue, endpoint)
+    local(endpoint).glue()
 }
 
 /// A Lambda client for `endpoint`.
 pub fn lambda_client(endpoint: &str) -> aws_sdk_lambda::Client {
-    local_client!(aws_sdk_lambda, endpoint)
+    local(endpoint).lambda()
 }
 
-/// Every client the Lambdas use, S3 on `s3_endpoint` (SDK retries off, path-style) and
-/// RDS, Glue and Lambda on `endpoint`.
+/// Every client the copier uses, as its binary builds them but for local servers: S3 on
+/// `s3_endpoint` (SDK retries off, path-style), RDS, Glue and Lambda on `endpoint`, with the
+/// timeouts of `options` (e.g. `export_copier::Config::aws_options`, bounded by the
+/// deadline margin).
+pub fn clients_with(
+    s3_endpoint: &str,
+    endpoint: &str,
+    options: AwsOptions,
+) -> liberator_lambda_common::Clients {
+    let options = AwsOptions {
+        endpoints: Endpoints {
+            s3: Some(s3_endpoint.into()),
+            rds: Some(endpoint.into()),
+            glue: Some(endpoint.into()),
+            lambda: Some(endpoint.into()),
+            ..options.endpoints
+        },
+        ..options
+    };
+    liberator_lambda_common::Clients::new(&factory(options))
+}
+
+/// [`clients_with`] the default timeouts.
 pub fn clients(s3_endpoint: &str, endpoint: &str) -> liberator_lambda_common::Clients {
-    liberator_lambda_common::Clients {
-        s3: crate::s3_client(s3_endpoint),
-        rds: rds_client(endpoint),
-        glue: glue_client(endpoint),
-        lambda: lambda_client(endpoint),
-    }
+    clients_with(s3_endpoint, endpoint, AwsOptions::default())
 }
 
 /// A DB instance id unique to this test run (RDS ids: letters, digits, hyphens).

@@ -57,10 +57,10 @@ pub struct PipelineRun {
     /// Landed keys that do not follow the partition layout.
     pub layout_errors: Vec<String>,
     pub workflow_runs: usize,
-    pub trigger: export_trigger::Outcome,
-    pub copier: export_copier::Outcome,
+    pub trigger: export_trigger::Answer,
+    pub copier: export_copier::Answer,
     /// Re-delivery of both events: outcomes and whether anything changed.
-    pub redelivered: Option<(export_trigger::Outcome, export_copier::Outcome, bool)>,
+    pub redelivered: Option<(export_trigger::Answer, export_copier::Answer, bool)>,
 }
 
 /// Runs the pipeline on `dump` against moto at `endpoint` and MariaDB `db`.

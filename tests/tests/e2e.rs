@@ -16,12 +16,12 @@ async fn a_dropped_dump_lands_as_parquet_and_starts_glue_exactly_once() {
     .await
     .unwrap();
     assert!(
-        matches!(r.trigger, export_trigger::Outcome::Started { .. }),
+        matches!(r.trigger, export_trigger::Answer::Started { .. }),
         "{:?}",
         r.trigger
     );
     assert!(
-        matches!(r.copier, export_copier::Outcome::GlueStarted { .. }),
+        matches!(r.copier, export_copier::Answer::GlueStarted { .. }),
         "{:?}",
         r.copier
     );
@@ -38,11 +38,11 @@ async fn a_dropped_dump_lands_as_parquet_and_starts_glue_exactly_once() {
     assert_eq!(r.workflow_runs, 1);
     let (t, c, unchanged) = r.redelivered.as_ref().unwrap();
     assert!(
-        matches!(t, export_trigger::Outcome::AlreadyExported { .. }),
+        matches!(t, export_trigger::Answer::AlreadyExported { .. }),
         "{t:?}"
     );
     assert!(
-        matches!(c, export_copier::Outcome::AlreadyStarted { .. }),
+        matches!(c, export_copier::Answer::AlreadyStarted { .. }),
         "{c:?}"
     );
     assert!(

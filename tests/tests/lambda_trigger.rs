@@ -4,7 +4,7 @@
 //! automated `rds:<id>-<date>` snapshot with every instance, which the manual path must
 //! ignore.
 
-use export_trigger::{Config, Error, Outcome, Trigger};
+use export_trigger::{Answer, Config, Error, Trigger};
 use liberator_tests::aws;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -100,7 +100,7 @@ async fn snapshot_event_starts_one_export_even_when_redelivered() {
     let event = event_0042(&id, &arn);
     let out = f.trigger().handle(&event).await.unwrap();
     assert!(
-        matches!(&out, Outcome::Started { snapshot, export_task, .. } if *snapshot == id && *export_task == id),
+        matches!(&out, Answer::Started { snapshot, export_task, .. } if *snapshot == id && *export_task == id),
         "{out:?}"
     );
     let task = f.export_task(&id).await.expect("export task started");
@@ -112,7 +112,7 @@ async fn snapshot_event_starts_one_export_even_when_redelivered() {
     let again = f.trigger().handle(&event).await.unwrap();
     assert_eq!(
         again,
-        Outcome::AlreadyExported {
+        Answer::AlreadyExported {
             snapshot: id.clone()
         }
     );
@@ -145,7 +145,7 @@ async fn other_snapshots_are_ignored() {
     let arn = f.snapshot(&id).await;
     let out = f.trigger().handle(&event_0042(&id, &arn)).await.unwrap();
     assert!(
-        matches!(&out, Outcome::Ignored { snapshot, .. } if *snapshot == id),
+        matches!(&out, Answer::Ignored { snapshot, .. } if *snapshot == id),
         "{out:?}"
     );
     assert!(
@@ -174,7 +174,7 @@ async fn a_manual_invocation_exports_the_latest_prefixed_snapshot() {
     ] {
         let out = f.trigger().handle(&payload).await.unwrap();
         match out {
-            Outcome::Started { snapshot, .. } | Outcome::AlreadyExported { snapshot } => {
+            Answer::Started { snapshot, .. } | Answer::AlreadyExported { snapshot } => {
                 assert_eq!(snapshot, newest)
             }
             other => panic!("{other:?}"),

@@ -1,25 +1,27 @@
-//! Lambda entry point of export-copier: configuration from the environment, then the
-//! library's handler per event, with the invocation's deadline.
+//! Lambda entry point of export-copier: JSON logs, the configuration from the environment
+//! (checked before any AWS call: a missing variable ends the process with one line naming
+//! it), then the library's runtime loop.
 
-use anyhow::Context;
-use export_copier::{Config, Copier, Invocation};
-use lambda_runtime::{LambdaEvent, service_fn};
-use liberator_lambda_common::{Clients, logging};
-use serde_json::Value;
+use std::process::ExitCode;
+
+use export_copier::Config;
+use liberator_lambda_common::logging;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     logging::init();
-    let config = Config::from_env().context("reading export-copier configuration")?;
-    let clients = Clients::from_env(&config.endpoints).await;
-    let copier = Copier::new(clients, config);
-    let copier = &copier;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let inv = Invocation::from_context(&event.context);
-        copier.handle(&event.payload, &inv).await.map_err(|e| {
-            tracing::error!(error = %e, "invocation failed");
-            lambda_runtime::Error::from(e)
-        })
-    }))
-    .await
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "export-copier: invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    match export_copier::runtime::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "export-copier: Lambda runtime failed");
+            ExitCode::FAILURE
+        }
+    }
 }

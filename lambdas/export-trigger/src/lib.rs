@@ -8,9 +8,25 @@
 //! The export task is named after the snapshot, so a re-delivered event (EventBridge and
 //! Lambda both deliver at least once) meets `ExportTaskAlreadyExists` and succeeds without
 //! starting a second export.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), export_trigger::Error> {
+//! use export_trigger::{Config, Trigger};
+//! use liberator_aws::ClientFactory;
+//!
+//! let config = Config::from_env()?; // before any AWS call: names a missing variable
+//! let rds = ClientFactory::load(Config::aws_options()).await.rds();
+//! let answer = Trigger::new(rds, config).handle(&serde_json::json!({})).await?;
+//! # let _ = answer; Ok(()) }
+//! ```
+
+pub mod runtime;
+
+use std::time::Duration;
 
 use aws_sdk_rds::error::DisplayErrorContext;
-use liberator_lambda_common::emf::{self, Unit};
+use lambda_runtime::Diagnostic;
+use liberator_aws::AwsOptions;
 use liberator_lambda_common::env;
 use liberator_lambda_common::rds_event::{self, RdsEvent};
 use serde::Serialize;
@@ -18,6 +34,15 @@ use serde_json::Value;
 
 /// Default snapshot identifier prefix: the restore task names its snapshots so.
 pub const DEFAULT_SNAPSHOT_PREFIX: &str = "sql-to-parquet";
+
+/// Export tasks started (counter, dimension `Function`), recorded through the `metrics`
+/// facade like the engine's metrics (`liberator_engine::metrics`).
+pub const EXPORT_TASKS_STARTED: &str = "liberator_export_tasks_started_total";
+
+/// Longest any one AWS call of the trigger may take, its retries included: far below the
+/// function's timeout (120 s by default in `deploy/`), so a hung call fails the invocation
+/// with its own error (and Lambda retries) instead of a bare timeout.
+pub const CALL_BUDGET: Duration = Duration::from_secs(20);
 
 /// Configuration, from the environment in production.
 #[derive(Debug, Clone, Default)]
@@ -53,6 +78,12 @@ impl Config {
             export_s3_prefix: env::optional("EXPORT_S3_PREFIX"),
         })
     }
+
+    /// How the trigger's RDS client reaches AWS: the standard chain, every timeout within
+    /// [`CALL_BUDGET`].
+    pub fn aws_options() -> AwsOptions {
+        AwsOptions::bounded_by(CALL_BUDGET)
+    }
 }
 
 /// Everything that fails an invocation; each variant names the snapshot or event.
@@ -81,10 +112,34 @@ pub enum Error {
     StartExport { snapshot: String, detail: String },
 }
 
-/// What an invocation did.
+impl Error {
+    /// The kind of failure: the variant's name (for an event or configuration error, the
+    /// shared crate's variant). Lambda reports it as the invocation's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Event(e) => e.kind(),
+            Error::NoInstance => "NoInstance",
+            Error::NoSnapshot { .. } => "NoSnapshot",
+            Error::DescribeSnapshots { .. } => "DescribeSnapshots",
+            Error::StartExport { .. } => "StartExport",
+        }
+    }
+}
+
+/// The runtime's error answer: `errorType` is [`Error::kind`], `errorMessage` the message.
+impl From<Error> for Diagnostic {
+    fn from(e: Error) -> Self {
+        Diagnostic {
+            error_type: e.kind().to_string(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// What an invocation did: its answer (JSON, `outcome` tagged).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum Outcome {
+pub enum Answer {
     /// An export task was started.
     Started {
         snapshot: String,
@@ -126,7 +181,7 @@ impl Trigger {
 
     /// Handles one invocation.
     #[tracing::instrument(skip_all, fields(export_id))]
-    pub async fn handle(&self, event: &Value) -> Result<Outcome, Error> {
+    pub async fn handle(&self, event: &Value) -> Result<Answer, Error> {
         let (snapshot, arn) = if is_manual(event) {
             tracing::info!("invoked without a snapshot: looking for the latest one");
             self.latest_snapshot().await?
@@ -135,19 +190,20 @@ impl Trigger {
             (e.source_identifier, e.source_arn)
         };
         tracing::Span::current().record("export_id", snapshot.as_str());
+        liberator_lambda_common::emf::set_property("export_id", snapshot.as_str());
         if !snapshot.starts_with(&self.config.snapshot_prefix) {
             let reason = format!(
                 "identifier does not start with {:?}",
                 self.config.snapshot_prefix
             );
             tracing::info!(snapshot, reason, "ignoring snapshot");
-            return Ok(Outcome::Ignored { snapshot, reason });
+            return Ok(Answer::Ignored { snapshot, reason });
         }
         self.start_export(&snapshot, &arn).await
     }
 
     /// Starts the export task named after the snapshot.
-    async fn start_export(&self, snapshot: &str, arn: &str) -> Result<Outcome, Error> {
+    async fn start_export(&self, snapshot: &str, arn: &str) -> Result<Answer, Error> {
         let c = &self.config;
         let result = self
             .rds
@@ -163,13 +219,9 @@ impl Trigger {
         match result {
             Ok(out) => {
                 let status = out.status().map(str::to_string);
-                emf::emit(
-                    &[("Function", "export-trigger")],
-                    &[("ExportTasksStarted", 1.0, Unit::Count)],
-                    &[("export_id", Value::String(snapshot.to_string()))],
-                );
+                metrics::counter!(EXPORT_TASKS_STARTED).increment(1);
                 tracing::info!(snapshot, bucket = %c.bucket_name, status = ?status, "export task started");
-                Ok(Outcome::Started {
+                Ok(Answer::Started {
                     snapshot: snapshot.to_string(),
                     export_task: out.export_task_identifier().unwrap_or(snapshot).to_string(),
                     status,
@@ -183,7 +235,7 @@ impl Trigger {
                     snapshot,
                     "export task already exists (re-delivered event): nothing to do"
                 );
-                Ok(Outcome::AlreadyExported {
+                Ok(Answer::AlreadyExported {
                     snapshot: snapshot.to_string(),
                 })
             }
@@ -305,7 +357,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             out,
-            Outcome::AlreadyExported {
+            Answer::AlreadyExported {
                 snapshot: "sql-to-parquet-24-06-04-101500".into()
             }
         );
@@ -341,8 +393,20 @@ mod tests {
             .handle(&event("nightly-2024"))
             .await
             .unwrap();
-        assert!(matches!(out, Outcome::Ignored { .. }), "{out:?}");
+        assert!(matches!(out, Answer::Ignored { .. }), "{out:?}");
         assert_eq!(rule.num_calls(), 0);
+    }
+
+    #[test]
+    fn the_error_type_names_the_kind() {
+        let d = Diagnostic::from(Error::NoInstance);
+        assert_eq!(d.error_type, "NoInstance");
+        let d = Diagnostic::from(Error::StartExport {
+            snapshot: "s".into(),
+            detail: "d".into(),
+        });
+        assert_eq!(d.error_type, "StartExport");
+        assert!(d.error_message.contains("StartExportTask"), "{d:?}");
     }
 
     #[tokio::test]

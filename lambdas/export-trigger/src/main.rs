@@ -1,22 +1,27 @@
-//! Lambda entry point of export-trigger: configuration from the environment, then the
-//! library's handler per event.
+//! Lambda entry point of export-trigger: JSON logs, the configuration from the environment
+//! (checked before any AWS call: a missing variable ends the process with one line naming
+//! it), then the library's runtime loop.
 
-use anyhow::Context;
-use export_trigger::{Config, Trigger};
-use lambda_runtime::{LambdaEvent, service_fn};
-use liberator_lambda_common::{Clients, Endpoints, logging};
-use serde_json::Value;
+use std::process::ExitCode;
+
+use export_trigger::Config;
+use liberator_lambda_common::logging;
 
 #[tokio::main]
-async fn main() -> Result<(), lambda_runtime::Error> {
+async fn main() -> ExitCode {
     logging::init();
-    let config = Config::from_env().context("reading export-trigger configuration")?;
-    let clients = Clients::from_env(&Endpoints::default()).await;
-    let trigger = Trigger::new(clients.rds, config);
-    let trigger = &trigger;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcome = trigger.handle(&event.payload).await?;
-        Ok::<_, lambda_runtime::Error>(serde_json::to_value(outcome)?)
-    }))
-    .await
+    let config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!(error = %e, "export-trigger: invalid configuration");
+            return ExitCode::FAILURE;
+        }
+    };
+    match export_trigger::runtime::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "export-trigger: Lambda runtime failed");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,0 +1,152 @@
+//! The copier's configuration: the environment in production, read and checked before the
+//! first AWS call, so a missing variable fails with one line naming it.
+
+use std::time::Duration;
+
+use liberator_lambda_common::{AwsOptions, Endpoints, env};
+
+use crate::Error;
+use crate::marker;
+
+/// Default number of copies in flight (the engine's limiter maximum).
+pub const DEFAULT_CONCURRENCY: usize = 64;
+/// Default time kept free before the Lambda deadline.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(90);
+/// Lambda's own limit on one invocation.
+pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
+
+/// Configuration, from the environment in production.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SOURCE_BUCKET`: the export bucket. Required.
+    pub source_bucket: String,
+    /// `SOURCE_PREFIX`: where export folders sit in it (the trigger's `EXPORT_S3_PREFIX`).
+    /// Default: the bucket root.
+    pub source_prefix: String,
+    /// `TARGET_BUCKET`: the landing bucket. Required.
+    pub target_bucket: String,
+    /// `TARGET_PREFIX`: landing prefix the table folders go under. Default: the bucket root.
+    pub target_prefix: String,
+    /// `WORKFLOW_NAME`: Glue workflow started after a normal export. Required.
+    pub workflow_name: String,
+    /// `BACKDATED_WORKFLOW_NAME`: Glue workflow for `-backdated` exports. Default: none
+    /// (a backdated export then fails, naming the variable).
+    pub backdated_workflow_name: Option<String>,
+    /// `CONCURRENCY`: copies in flight. Default 64.
+    pub concurrency: usize,
+    /// `TARGET_KMS_KEY_ID`: SSE-KMS key for landed objects. Default: the bucket's default
+    /// encryption.
+    pub target_kms_key_id: Option<String>,
+    /// `DEADLINE_MARGIN_SECONDS`: stop starting copies when less than this remains before
+    /// the invocation's deadline (capped at a quarter of the invocation's time, so a short
+    /// timeout still makes progress). Default 90 s: in-flight copies must finish and the
+    /// re-invocation be sent within it, so it also bounds every AWS call
+    /// ([`Config::aws_options`]).
+    pub deadline_margin: Duration,
+    /// `MARKER_PREFIX`: folder of the exactly-once markers in the landing bucket. Default
+    /// `_liberator/glue-runs/`.
+    pub marker_prefix: String,
+    /// Endpoint overrides (tests). Default none: the SDK's resolution, which honours
+    /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
+    pub endpoints: Endpoints,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            source_bucket: String::new(),
+            source_prefix: String::new(),
+            target_bucket: String::new(),
+            target_prefix: String::new(),
+            workflow_name: String::new(),
+            backdated_workflow_name: None,
+            concurrency: DEFAULT_CONCURRENCY,
+            target_kms_key_id: None,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            marker_prefix: marker::DEFAULT_MARKER_PREFIX.into(),
+            endpoints: Endpoints::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the variables named on each field; the error names the first variable that
+    /// is missing or does not parse.
+    pub fn from_env() -> Result<Self, Error> {
+        let d = Config::default();
+        let concurrency: usize = env::parsed("CONCURRENCY", d.concurrency)?;
+        if concurrency == 0 {
+            return Err(liberator_lambda_common::Error::Env {
+                name: "CONCURRENCY",
+                reason: "must be at least 1".into(),
+            }
+            .into());
+        }
+        let margin: u64 = env::parsed("DEADLINE_MARGIN_SECONDS", d.deadline_margin.as_secs())?;
+        if margin == 0 {
+            return Err(liberator_lambda_common::Error::Env {
+                name: "DEADLINE_MARGIN_SECONDS",
+                reason: "must be at least 1 (it also bounds every AWS call)".into(),
+            }
+            .into());
+        }
+        Ok(Config {
+            source_bucket: env::required("SOURCE_BUCKET")?,
+            source_prefix: env::optional("SOURCE_PREFIX").unwrap_or_default(),
+            target_bucket: env::required("TARGET_BUCKET")?,
+            target_prefix: env::optional("TARGET_PREFIX").unwrap_or_default(),
+            workflow_name: env::required("WORKFLOW_NAME")?,
+            backdated_workflow_name: env::optional("BACKDATED_WORKFLOW_NAME"),
+            concurrency,
+            target_kms_key_id: env::optional("TARGET_KMS_KEY_ID"),
+            deadline_margin: Duration::from_secs(margin),
+            marker_prefix: env::optional("MARKER_PREFIX").unwrap_or(d.marker_prefix),
+            endpoints: d.endpoints,
+        })
+    }
+
+    /// How the copier's clients reach AWS: every timeout (connect, read, attempt,
+    /// operation) within half the deadline margin, so a call in flight when the margin is
+    /// reached ends in its first half and the second half is left for the report, the
+    /// marker and the re-invocation; the configured endpoints.
+    pub fn aws_options(&self) -> AwsOptions {
+        AwsOptions {
+            endpoints: self.endpoints.clone(),
+            ..AwsOptions::bounded_by(self.deadline_margin / 2)
+        }
+    }
+
+    /// `s3://bucket/prefix` without doubled or trailing slashes.
+    pub(crate) fn location(bucket: &str, prefix: &str) -> String {
+        let prefix = prefix.trim_matches('/');
+        if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_join_cleanly() {
+        assert_eq!(Config::location("b", ""), "s3://b");
+        assert_eq!(Config::location("b", "/p/q/"), "s3://b/p/q");
+    }
+
+    #[test]
+    fn every_call_is_bounded_by_the_margin() {
+        let config = Config {
+            deadline_margin: Duration::from_secs(30),
+            ..Config::default()
+        };
+        let o = config.aws_options();
+        assert_eq!(o.operation_timeout, Duration::from_secs(15));
+        assert!(o.attempt_timeout < config.deadline_margin);
+        assert!(o.read_timeout < config.deadline_margin);
+        assert!(o.connect_timeout < config.deadline_margin);
+    }
+}

@@ -1,0 +1,172 @@
+//! Landing one export: confirm with RDS that the export finished, then run the copy engine
+//! until everything landed or the deadline margin is reached.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use liberator_engine::{CopyRequest, Engine, ExportId, Location, NoProgress, Report};
+
+use crate::{Config, Error, Invocation};
+
+/// How far a run got.
+#[derive(Debug)]
+pub enum Landed {
+    /// Every object landed (copied or already there).
+    All(Report),
+    /// The deadline margin came first: the rest is for a new invocation.
+    Stopped(Report),
+}
+
+/// `None` when the export is complete; `Some(status)` when it FAILED or was CANCELED;
+/// an error when it is still running or cannot be found (so Lambda retries).
+pub async fn confirm_export(
+    rds: &aws_sdk_rds::Client,
+    id: &str,
+    source_arn: &str,
+) -> Result<Option<String>, Error> {
+    let out = rds
+        .describe_export_tasks()
+        .export_task_identifier(id)
+        .source_arn(source_arn)
+        .send()
+        .await;
+    let out = match out {
+        Ok(out) => out,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_export_task_not_found_fault()) =>
+        {
+            return Err(Error::ExportNotFound {
+                export_id: id.into(),
+            });
+        }
+        Err(e) => {
+            return Err(Error::DescribeExport {
+                export_id: id.into(),
+                detail: aws_sdk_rds::error::DisplayErrorContext(&e).to_string(),
+            });
+        }
+    };
+    let task = out
+        .export_tasks()
+        .iter()
+        .find(|t| t.export_task_identifier() == Some(id))
+        .ok_or_else(|| Error::ExportNotFound {
+            export_id: id.into(),
+        })?;
+    let status = task.status().unwrap_or("").to_string();
+    // moto reports `complete`; AWS documents `COMPLETE`.
+    match status.to_ascii_uppercase().as_str() {
+        "COMPLETE" => Ok(None),
+        "FAILED" | "CANCELED" | "CANCELLED" => {
+            tracing::warn!(
+                status,
+                failure_cause = task.failure_cause().unwrap_or(""),
+                "export task did not complete"
+            );
+            Ok(Some(status))
+        }
+        _ => Err(Error::ExportNotComplete {
+            export_id: id.into(),
+            status,
+        }),
+    }
+}
+
+/// Copies the export; fails when any object did not land.
+pub async fn land(
+    engine: &Arc<Engine>,
+    config: &Config,
+    export_id: &ExportId,
+    inv: &Invocation,
+) -> Result<Landed, Error> {
+    let id = export_id.as_str();
+    let (report, stopped) = copy(engine, config, export_id, inv).await?;
+    log_report(&report);
+    if report.failed > 0 || !report.failures.is_empty() {
+        let first = report
+            .failures
+            .first()
+            .map(|f| format!("{}: {}", f.key, f.reason))
+            .unwrap_or_else(|| "(no detail)".into());
+        return Err(Error::CopyFailed {
+            export_id: id.into(),
+            failed: report.failed.max(report.failures.len() as u64),
+            first,
+        });
+    }
+    if report.complete {
+        return Ok(Landed::All(report));
+    }
+    if !stopped {
+        return Err(Error::CopyFailed {
+            export_id: id.into(),
+            failed: 0,
+            first: "the run ended incomplete (listing failed); see the report".into(),
+        });
+    }
+    Ok(Landed::Stopped(report))
+}
+
+/// Runs the engine until done or until the deadline margin; `(report, stopped)`.
+async fn copy(
+    engine: &Arc<Engine>,
+    config: &Config,
+    export_id: &ExportId,
+    inv: &Invocation,
+) -> Result<(Report, bool), Error> {
+    let id = export_id.as_str();
+    let loc = |bucket: &str, prefix: &str| {
+        Location::parse(&Config::location(bucket, prefix)).map_err(|source| Error::Location {
+            export_id: id.into(),
+            source: Box::new(source),
+        })
+    };
+    let request = CopyRequest {
+        export_id: export_id.clone(),
+        import_date: None,
+        source: loc(&config.source_bucket, &config.source_prefix)?,
+        target: loc(&config.target_bucket, &config.target_prefix)?,
+    };
+    let now = Instant::now();
+    let budget = inv.deadline.saturating_duration_since(now);
+    let margin = config.deadline_margin.min(budget / 4);
+    let stop_at = now + budget.saturating_sub(margin);
+    tracing::info!(
+        budget_secs = budget.as_secs_f64(),
+        margin_secs = margin.as_secs_f64(),
+        source = %request.source,
+        target = %request.target,
+        "copying"
+    );
+    let handle = engine.start(request, Arc::new(NoProgress));
+    let stopper = handle.stopper();
+    let mut join = Box::pin(handle.join());
+    let engine_err = |source| Error::Engine {
+        export_id: id.into(),
+        source: Box::new(source),
+    };
+    tokio::select! {
+        report = &mut join => Ok((report.map_err(engine_err)?, false)),
+        _ = tokio::time::sleep_until(stop_at.into()) => {
+            // Stop starting copies; those in flight finish (within the margin) and the
+            // report says how far the run got.
+            tracing::warn!("deadline margin reached: stopping new copies, letting in-flight ones finish");
+            stopper.stop();
+            let report = join.await.map_err(engine_err)?;
+            let stopped = !report.complete;
+            Ok((report, stopped))
+        }
+    }
+}
+
+/// The engine's JSON report as one log line. (Its numbers reach CloudWatch as the
+/// engine's metrics, through the EMF recorder the binary installs.)
+fn log_report(report: &Report) {
+    let json = serde_json::to_string(report).unwrap_or_default();
+    if report.is_success() {
+        tracing::info!(report = %json, "copy report");
+    } else {
+        tracing::warn!(report = %json, "copy report");
+    }
+}
