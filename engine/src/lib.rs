@@ -35,8 +35,6 @@ pub mod backfill;
 pub mod copy;
 pub mod error;
 pub mod export_id;
-#[cfg(feature = "local-export")]
-pub mod export_local;
 pub mod job;
 pub mod layout;
 pub mod limiter;
@@ -44,7 +42,6 @@ pub mod location;
 pub mod metrics;
 pub mod report;
 pub mod retry;
-pub mod sample;
 pub mod stats;
 pub mod store;
 pub mod verify;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use export_copier::reinvoke::RecordReinvoke;
 use export_copier::{Config, Copier, Error, Invocation, Outcome};
-use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{CopyConfig, Location};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::aws;
 use rand::Rng;
 use serde_json::{Value, json};

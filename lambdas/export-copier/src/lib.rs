@@ -445,7 +445,7 @@ impl Copier {
         let export_id =
             ExportId::parse(&e.source_identifier).map_err(|source| Error::BadIdentifier {
                 event: e.id.clone(),
-                source: Box::new(source),
+                source: Box::new(source.into()),
             })?;
         let id = export_id.as_str().to_string();
         tracing::info!(event = %e.id, "export completed event received");

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Default snapshot identifier prefix: the restore task names its snapshots so.
-pub const DEFAULT_SNAPSHOT_PREFIX: &str = "sql-to-parquet";
+pub const DEFAULT_SNAPSHOT_PREFIX: &str = liberator_export_id::PREFIX;
 
 /// Configuration, from the environment in production.
 #[derive(Debug, Clone, Default)]
