@@ -7,8 +7,8 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use liberator_engine::ExportId;
 use liberator_engine::copy::plan::{MIB, plan};
 use liberator_engine::layout::Layout;
-use liberator_engine::sample::parquet_file;
 use liberator_engine::verify::check_footer;
+use liberator_fixtures::sample::parquet_file;
 
 const ID: &str = "sql-to-parquet-24-06-04-101500";
 

@@ -16,8 +16,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The export id does not follow `sql-to-parquet-YY-MM-DD-HHMMSS` or
     /// `sql-to-parquet-YYYY-MM-DD-backdated`, or names an impossible date.
-    #[error("export id {id:?}: {reason}")]
-    ExportId { id: String, reason: String },
+    #[error(transparent)]
+    ExportId(#[from] liberator_export_id::ExportIdError),
 
     /// A `s3://` / path location could not be parsed or used.
     #[error("location {location:?}: {reason}")]
@@ -86,14 +86,6 @@ pub enum Error {
         source: object_store::Error,
     },
 
-    /// Writing a Parquet file (sample exports) failed.
-    #[error("writing Parquet for {key:?} failed: {source}")]
-    ParquetWrite {
-        key: String,
-        #[source]
-        source: parquet::errors::ParquetError,
-    },
-
     /// The run was stopped (deadline or cancellation) before it finished.
     #[error("stopped before the export was finished: {0}")]
     Interrupted(String),
@@ -119,8 +111,7 @@ impl Error {
             | Error::Layout { key, .. }
             | Error::Collision { key, .. }
             | Error::Mismatch { key, .. }
-            | Error::Unsupported { key, .. }
-            | Error::ParquetWrite { key, .. } => Some(key),
+            | Error::Unsupported { key, .. } => Some(key),
             Error::Local { path, .. } => Some(path),
             _ => None,
         }

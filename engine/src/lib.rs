@@ -35,8 +35,6 @@ pub mod backfill;
 pub mod copy;
 pub mod error;
 pub mod export_id;
-#[cfg(feature = "local-export")]
-pub mod export_local;
 pub mod layout;
 pub mod limiter;
 pub mod location;
@@ -44,7 +42,6 @@ pub mod metrics;
 pub mod report;
 pub mod retry;
 pub mod run;
-pub mod sample;
 pub mod stats;
 pub mod store;
 pub mod verify;

@@ -190,7 +190,7 @@ pub async fn verify_location(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::parquet_file;
+    use liberator_fixtures::sample::parquet_file;
 
     #[test]
     fn accepts_a_real_file_and_counts_rows() {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use liberator_engine::metrics as names;
-use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, Location, NoProgress, S3Config};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
 #[test]

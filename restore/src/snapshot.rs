@@ -14,8 +14,8 @@ use crate::error::{RestoreError, Result};
 /// downstream export reads the date from the id).
 pub fn snapshot_id(now: DateTime<Utc>, override_date: Option<NaiveDate>) -> String {
     match override_date {
-        Some(d) => format!("sql-to-parquet-{}-backdated", d.format("%Y-%m-%d")),
-        None => format!("sql-to-parquet-{}", now.format("%y-%m-%d-%H%M%S")),
+        Some(d) => liberator_export_id::backdated_id(d),
+        None => liberator_export_id::daily_id(now.naive_utc()),
     }
 }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 
 use chrono::{NaiveDate, NaiveDateTime};
-use liberator_engine::export_local::{Kind, kind_of};
+use liberator_fixtures::export_local::{Kind, kind_of};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Row, Value};
 use parquet::file::reader::{FileReader, SerializedFileReader};

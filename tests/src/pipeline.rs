@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use export_copier::{Copier, Invocation};
-use liberator_engine::export_local::{LocalExportConfig, export_database};
 use liberator_engine::{CopyConfig, Location};
+use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_restore::config::{MysqlConfig, Password};
 use liberator_restore::task::{TaskConfig, run as restore};
 use serde_json::{Value, json};

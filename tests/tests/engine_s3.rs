@@ -7,10 +7,10 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use liberator_engine::layout::{Layout, Mapped};
-use liberator_engine::sample::{SampleSpec, SampleTable, parquet_file, write_sample_export};
 use liberator_engine::{
     CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig,
 };
+use liberator_fixtures::sample::{SampleSpec, SampleTable, parquet_file, write_sample_export};
 use liberator_tests::{
     FaultConfig, FaultProxy, create_bucket, engine, get_bytes, list_all, moto, s3_client, seaweed,
     unique_bucket,
@@ -46,7 +46,7 @@ impl Fixture {
     fn target(&self) -> Location {
         Location::parse(&format!("s3://{}/{PREFIX}", self.dst)).unwrap()
     }
-    async fn write(&self, spec: &SampleSpec) -> liberator_engine::sample::SampleSummary {
+    async fn write(&self, spec: &SampleSpec) -> liberator_fixtures::sample::SampleSummary {
         let e = engine(&self.endpoint, CopyConfig::default());
         write_sample_export(e.store(), &self.source(), spec)
             .await

@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use liberator_engine::export_local::{LocalExportConfig, export_database};
 use liberator_engine::verify::verify_location;
 use liberator_engine::{CopyConfig, Location};
+use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_tests::mariadb::mariadb;
 use liberator_tests::{
     create_bucket, engine, get_bytes, list_all, s3_client, seaweed, unique_bucket,

@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{
     CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig,
 };
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::proxy::ProxyStats;
 use liberator_tests::{
     FaultConfig, FaultProxy, create_bucket, engine, list_all, s3_client, seaweed, unique_bucket,

@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{CopyConfig, Location};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::aws;
 use serde_json::Value;
 

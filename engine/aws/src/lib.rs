@@ -157,6 +157,16 @@ impl ClientFactory {
     }
 
     /// The endpoint for one service: its own override, else the shared one, else the chain's.
+    #[cfg_attr(
+        not(any(
+            feature = "s3",
+            feature = "rds",
+            feature = "glue",
+            feature = "lambda",
+            feature = "secretsmanager"
+        )),
+        allow(dead_code)
+    )]
     fn endpoint(&self, service: &Option<String>) -> Option<String> {
         service
             .clone()

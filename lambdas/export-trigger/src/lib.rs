@@ -33,7 +33,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// Default snapshot identifier prefix: the restore task names its snapshots so.
-pub const DEFAULT_SNAPSHOT_PREFIX: &str = "sql-to-parquet";
+pub const DEFAULT_SNAPSHOT_PREFIX: &str = liberator_export_id::PREFIX;
 
 /// Export tasks started (counter, dimension `Function`), recorded through the `metrics`
 /// facade like the engine's metrics (`liberator_engine::metrics`).

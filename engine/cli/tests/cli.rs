@@ -4,8 +4,8 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use liberator_engine::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{CopyConfig, Location, Report};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::{
     ACCESS_KEY, SECRET_KEY, create_bucket, engine, list_all, s3_client, seaweed, unique_bucket,
 };

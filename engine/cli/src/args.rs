@@ -1,0 +1,173 @@
+//! The command line: global flags and the arguments several commands share.
+
+use clap::{Args, Parser, Subcommand};
+use liberator_engine::{CopyConfig, LimiterConfig, WriteOptions};
+use liberator_telemetry::LogFormat;
+
+use crate::commands::{backfill, copy, demo, export_local, sample, verify};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "engine",
+    version,
+    about = "Land RDS Parquet exports in the Liberator landing zone"
+)]
+pub struct Cli {
+    /// S3 endpoint (S3-compatible servers); path-style addressing is used when set.
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    /// Log lines as JSON or text; auto: JSON unless stderr is a terminal.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub log_format: LogFormatArg,
+    /// Same as --log-format json.
+    #[arg(long, global = true)]
+    pub json_logs: bool,
+    /// Print the metrics summary on stderr at the end of any command (copy and backfill
+    /// always print it).
+    #[arg(long, global = true)]
+    pub metrics: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormatArg {
+    Auto,
+    Json,
+    Text,
+}
+
+impl From<LogFormatArg> for LogFormat {
+    fn from(a: LogFormatArg) -> Self {
+        match a {
+            LogFormatArg::Auto => LogFormat::Auto,
+            LogFormatArg::Json => LogFormat::Json,
+            LogFormatArg::Text => LogFormat::Text,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Land one export.
+    Copy(copy::Copy),
+    /// Discover the sql-to-parquet-* exports under the source and land each, oldest first.
+    Backfill(backfill::Backfill),
+    /// Check the Parquet footer of every .parquet file under a location.
+    Verify(verify::Verify),
+    /// Export every table of a MySQL/MariaDB database as Parquet in the RDS export layout:
+    /// the local stand-in for RDS's StartExportTask. Password from MYSQL_PASS.
+    ExportLocal(export_local::ExportLocal),
+    /// Write a realistic sample export (RDS layout, metadata files, real Parquet).
+    Sample(sample::Sample),
+    /// Write a sample export into DIR/exports and land it in DIR/landing: no server needed.
+    Demo(demo::Demo),
+}
+
+impl Command {
+    /// Whether this command lands exports, whose end prints the metrics summary.
+    pub fn is_a_run(&self) -> bool {
+        matches!(self, Command::Copy(_) | Command::Backfill(_))
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct Locations {
+    /// Export bucket: s3://BUCKET[/PREFIX] or a local folder.
+    #[arg(long)]
+    pub source: String,
+    /// Landing zone: s3://BUCKET/PREFIX or a local folder.
+    #[arg(long)]
+    pub target: String,
+}
+
+#[derive(Args, Debug)]
+pub struct CopyArgs {
+    /// Most requests in flight (adaptive below this when throttled).
+    #[arg(long, default_value_t = LimiterConfig::default().max)]
+    pub concurrency: usize,
+    /// Print the mapping without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Copy even what is already at the target.
+    #[arg(long)]
+    pub force: bool,
+    /// Skip the Parquet footer checks.
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Write the JSON report here instead of stdout.
+    #[arg(long)]
+    pub report: Option<std::path::PathBuf>,
+    /// Largest object copied with one CopyObject (bytes); 5 GiB at most.
+    #[arg(long, default_value_t = CopyConfig::default().multipart_threshold)]
+    pub multipart_threshold: u64,
+    /// Preferred multipart part size (bytes).
+    #[arg(long, default_value_t = CopyConfig::default().part_size)]
+    pub part_size: u64,
+    /// SSE-KMS key id for the landed objects.
+    #[arg(long)]
+    pub sse_kms_key_id: Option<String>,
+    /// Canned ACL for landed objects ("none" to send none).
+    #[arg(long, default_value = "bucket-owner-full-control")]
+    pub acl: String,
+}
+
+impl CopyArgs {
+    /// The engine configuration these flags describe.
+    pub fn config(&self) -> CopyConfig {
+        CopyConfig {
+            limiter: LimiterConfig {
+                max: self.concurrency.max(1),
+                ..LimiterConfig::default()
+            },
+            multipart_threshold: self.multipart_threshold,
+            part_size: self.part_size,
+            write: WriteOptions {
+                acl: (self.acl != "none").then(|| self.acl.clone()),
+                sse_kms_key_id: self.sse_kms_key_id.clone(),
+            },
+            verify: !self.no_verify,
+            force: self.force,
+            dry_run: self.dry_run,
+            ..CopyConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn copy_flags_make_the_engine_config() {
+        let cli = Cli::parse_from([
+            "engine",
+            "copy",
+            "sql-to-parquet-24-06-04-101500",
+            "--source",
+            "a",
+            "--target",
+            "b",
+            "--acl",
+            "none",
+            "--concurrency",
+            "0",
+            "--dry-run",
+        ]);
+        let Command::Copy(c) = cli.command else {
+            panic!("parsed {cli:?}")
+        };
+        let config = c.copy.config();
+        assert_eq!(config.write.acl, None);
+        assert_eq!(config.limiter.max, 1);
+        assert!(config.dry_run && config.verify && !config.force);
+    }
+}

@@ -1,0 +1,68 @@
+//! `engine backfill`: discover the exports under a source and land each, oldest first.
+
+use anyhow::Result;
+use clap::Args;
+use liberator_engine::backfill::{BackfillFilter, backfill, discover};
+use liberator_engine::export_id::parse_date;
+use liberator_engine::{Engine, Report, S3Config};
+use liberator_telemetry::errln;
+
+use crate::args::{CopyArgs, Locations};
+use crate::output::{location, write_json};
+use crate::progress::CliProgress;
+
+#[derive(Args, Debug)]
+pub struct Backfill {
+    #[command(flatten)]
+    pub locations: Locations,
+    /// Earliest import date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Latest import date (YYYY-MM-DD), inclusive.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only these export ids (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
+    #[command(flatten)]
+    pub copy: CopyArgs,
+}
+
+impl Backfill {
+    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+        let filter = BackfillFilter {
+            since: self.since.as_deref().map(parse_date).transpose()?,
+            until: self.until.as_deref().map(parse_date).transpose()?,
+            only: self.only,
+        };
+        let (source, target) = (
+            location(&self.locations.source)?,
+            location(&self.locations.target)?,
+        );
+        let engine = Engine::connect(&source, &target, s3, self.copy.config()).await?;
+        let discovery = discover(&engine, &source, &filter).await?;
+        errln!(
+            "{} export(s) to land: {}",
+            discovery.exports.len(),
+            discovery.exports.join(", ")
+        );
+        for (name, reason) in &discovery.ignored {
+            errln!("ignored folder {name}: {reason}");
+        }
+        let progress = CliProgress::new(self.copy.dry_run, Some(discovery.exports.len() as u64));
+        let bars = progress.clone();
+        let reports = backfill(
+            &engine,
+            &source,
+            &target,
+            &discovery,
+            progress,
+            |r: &Report| bars.export_done(r),
+        )
+        .await?;
+        write_json(self.copy.report.as_deref(), &reports)?;
+        Ok(reports
+            .iter()
+            .all(|r| r.is_success() || (r.dry_run && r.failures.is_empty())))
+    }
+}

@@ -1,0 +1,73 @@
+//! `engine export-local`: the MySQL/MariaDB → Parquet stand-in for RDS exports.
+
+use anyhow::{Context, Result};
+use clap::Args;
+use liberator_engine::{CopyConfig, Engine, ExportId, S3Config};
+use liberator_fixtures::export_local::{LocalExportConfig, export_database};
+use liberator_fixtures::mysql_async::OptsBuilder;
+use liberator_telemetry::errln;
+
+use crate::output::{location, write_json};
+
+#[derive(Args, Debug)]
+pub struct ExportLocal {
+    pub export_id: String,
+    /// Where export folders go (like the export bucket): s3://BUCKET[/PREFIX] or a folder.
+    #[arg(long)]
+    pub target: String,
+    #[arg(long)]
+    pub database: String,
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    #[arg(long, default_value_t = 3306)]
+    pub port: u16,
+    /// Unix socket (instead of host/port).
+    #[arg(long)]
+    pub socket: Option<String>,
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    #[arg(long, default_value_t = 100_000)]
+    pub rows_per_file: usize,
+}
+
+impl ExportLocal {
+    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+        ExportId::parse(&self.export_id)?;
+        let loc = location(&self.target)?;
+        let opts = OptsBuilder::default()
+            .ip_or_hostname(self.host)
+            .tcp_port(self.port)
+            .socket(self.socket)
+            .user(Some(self.user))
+            // The password comes from the environment only: never argv, never logged.
+            .pass(std::env::var("MYSQL_PASS").ok())
+            .db_name(Some(self.database.clone()));
+        let engine = Engine::connect(&loc, &loc, s3, CopyConfig::default()).await?;
+        let config = LocalExportConfig {
+            rows_per_file: self.rows_per_file,
+            ..LocalExportConfig::default()
+        };
+        let summary = export_database(
+            opts.into(),
+            &self.database,
+            engine.store(),
+            &loc,
+            &self.export_id,
+            &config,
+        )
+        .await
+        .with_context(|| format!("exporting database {}", self.database))?;
+        for (table, rows) in &summary.tables {
+            errln!("  {table:<40} {rows:>10} rows");
+        }
+        errln!(
+            "exported {} tables to {} Parquet files ({} bytes) under {}",
+            summary.tables.len(),
+            summary.parquet_files,
+            summary.bytes,
+            loc.join(&self.export_id)
+        );
+        write_json(None, &summary)?;
+        Ok(true)
+    }
+}

@@ -1,0 +1,48 @@
+//! `engine verify`: check the Parquet footer of every `.parquet` file under a location.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+use liberator_engine::verify::verify_location;
+use liberator_engine::{CopyConfig, Engine, S3Config};
+use liberator_telemetry::errln;
+
+use crate::output::{location, write_json};
+
+#[derive(Args, Debug)]
+pub struct Verify {
+    pub location: String,
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Write the JSON report here instead of stdout.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+impl Verify {
+    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+        let loc = location(&self.location)?;
+        let engine = Engine::connect(&loc, &loc, s3, CopyConfig::default()).await?;
+        let out = verify_location(
+            engine.store(),
+            &loc,
+            CopyConfig::default().footer_read_size,
+            self.concurrency,
+        )
+        .await?;
+        errln!(
+            "{}: {} Parquet file(s), {} ok, {} rows, {} failed",
+            out.location,
+            out.files,
+            out.ok,
+            out.rows,
+            out.failures.len()
+        );
+        for f in &out.failures {
+            errln!("  FAILED {}: {}", f.key, f.reason);
+        }
+        write_json(self.report.as_deref(), &out)?;
+        Ok(out.failures.is_empty() && out.files > 0)
+    }
+}

@@ -1,0 +1,90 @@
+//! Progress: bars on a terminal, a line per thousand objects otherwise, and the plan on a
+//! dry run.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use liberator_engine::{Outcome, Progress, Report};
+use liberator_telemetry::{errln, outln, pipe};
+
+/// Progress bars on a terminal; periodic lines otherwise; the plan on a dry run.
+pub struct CliProgress {
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    exports: Option<ProgressBar>,
+    dry_run: bool,
+    done: AtomicU64,
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).expect("a valid progress template")
+}
+
+impl CliProgress {
+    /// `exports`: the number of exports a backfill lands (a bar of its own).
+    pub fn new(dry_run: bool, exports: Option<u64>) -> Arc<Self> {
+        let mut exports_bar = None;
+        let bars = std::io::stderr().is_terminal().then(|| {
+            let multi = MultiProgress::new();
+            if let Some(n) = exports {
+                let e = multi.add(ProgressBar::new(n));
+                e.set_style(style("exports {pos}/{len} {wide_bar}"));
+                e.tick();
+                exports_bar = Some(e);
+            }
+            let objects = multi.add(ProgressBar::new(0));
+            objects.set_style(style("objects {pos}/{len} {wide_bar} {per_sec} eta {eta}"));
+            let bytes = multi.add(ProgressBar::new(0));
+            bytes.set_style(style(
+                "bytes   {bytes}/{total_bytes} {wide_bar} {bytes_per_sec}",
+            ));
+            objects.enable_steady_tick(Duration::from_millis(200));
+            (multi, objects, bytes)
+        });
+        Arc::new(CliProgress {
+            bars,
+            exports: exports_bar,
+            dry_run,
+            done: AtomicU64::new(0),
+        })
+    }
+
+    /// One export of a backfill finished: its summary above the bars, or on stderr.
+    pub fn export_done(&self, report: &Report) {
+        match &self.exports {
+            Some(bar) => {
+                bar.inc(1);
+                bar.println(report.to_string());
+            }
+            None => pipe::eprint(format_args!("{report}")),
+        }
+    }
+}
+
+impl Progress for CliProgress {
+    fn listed(&self, n: u64, bytes: u64) {
+        if let Some((_, objects, b)) = &self.bars {
+            objects.inc_length(n);
+            b.inc_length(bytes);
+        }
+    }
+
+    fn object(&self, source_key: &str, target_key: &str, size: u64, outcome: &Outcome) {
+        if let Some((_, objects, bytes)) = &self.bars {
+            objects.inc(1);
+            bytes.inc(size);
+        } else {
+            let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+            if done.is_multiple_of(1000) {
+                errln!("progress: {done} objects done");
+            }
+        }
+        if self.dry_run
+            && let Outcome::Planned(plan) = outcome
+        {
+            outln!("{source_key} -> {target_key} ({size} bytes, {plan:?})");
+        }
+    }
+}
