@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liberator_benches::data::{self, EXPORT_ID, Shape};
-use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, Location, NoProgress, S3Config};
+use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, Location, NoProgress, AwsOptions};
 
 fn copy(c: &mut Criterion) {
     let endpoint = std::env::var("LIBERATOR_SEAWEED_ENDPOINT").expect(
@@ -42,18 +42,18 @@ fn copy(c: &mut Criterion) {
     });
     let source = Location::parse(&format!("s3://{src}")).unwrap();
     let target = Location::parse(&format!("s3://{dst}/landing")).unwrap();
-    let s3 = S3Config {
+    let s3 = AwsOptions {
         endpoint_url: Some(endpoint.clone()),
-        ..S3Config::default()
+        ..AwsOptions::default()
     };
-    let config = CopyConfig {
+    let config = EngineConfig {
         force: true,
-        ..CopyConfig::default()
+        ..EngineConfig::default()
     };
     let engine = rt
         .block_on(Engine::connect(&source, &target, &s3, config))
         .unwrap();
-    let request = CopyRequest {
+    let request = ExportRequest {
         export_id: ExportId::parse(EXPORT_ID).unwrap(),
         import_date: None,
         source,
@@ -65,10 +65,10 @@ fn copy(c: &mut Criterion) {
     g.bench_function("240x32KiB_seaweedfs_verify", |b| {
         b.to_async(&rt).iter(|| async {
             let report = engine
-                .copy(request.clone(), Arc::new(NoProgress))
+                .land_export(request.clone(), Arc::new(NoProgress))
                 .await
                 .unwrap();
-            assert!(report.is_success(), "{report}");
+            assert!(report.passed(), "{report}");
             assert_eq!(report.copied, shape.parquet_files() as u64);
         })
     });

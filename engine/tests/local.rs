@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use liberator_engine::metrics as names;
-use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, Location, NoProgress, S3Config};
+use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, Location, NoProgress, AwsOptions};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
@@ -26,24 +26,24 @@ fn a_local_copy_records_metrics_and_lands_the_partition_layout() {
                 let engine = Engine::connect(
                     &source,
                     &target,
-                    &S3Config::default(),
-                    CopyConfig::default(),
+                    &AwsOptions::default(),
+                    EngineConfig::default(),
                 )
                 .await
                 .unwrap();
                 write_sample_export(engine.store(), &source, &SampleSpec::liberator(id))
                     .await
                     .unwrap();
-                let request = CopyRequest {
+                let request = ExportRequest {
                     export_id: ExportId::parse(id).unwrap(),
                     import_date: None,
                     source: source.clone(),
                     target: target.clone(),
                 };
-                engine.copy(request, Arc::new(NoProgress)).await.unwrap()
+                engine.land_export(request, Arc::new(NoProgress)).await.unwrap()
             })
     });
-    assert!(report.is_success(), "{report}");
+    assert!(report.passed(), "{report}");
     assert_eq!(report.import_date, "2024-02-29");
     let snapshot = snapshotter.snapshot().into_vec();
     let counter = |name: &str| {

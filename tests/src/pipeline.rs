@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use export_copier::{Copier, Invocation};
-use liberator_engine::{CopyConfig, Location};
+use liberator_engine::{EngineConfig, Location};
 use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_restore::config::{MysqlConfig, Password};
 use liberator_restore::task::{TaskConfig, run as restore};
@@ -136,7 +136,7 @@ pub async fn run(
     let e0042 = event("rds-event-0042-snapshot-created.json", &snapshot, &arn)?;
     let trigger_out = trigger.handle(&e0042).await.context("export-trigger")?;
 
-    let writer = engine(endpoint, CopyConfig::default());
+    let writer = engine(endpoint, EngineConfig::default());
     let export_loc = Location::parse(&format!("s3://{exports}"))?;
     for database in &databases {
         export_database(

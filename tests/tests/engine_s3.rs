@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use liberator_engine::layout::{Layout, Mapped};
 use liberator_engine::{
-    CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig,
+    EngineConfig, ExportRequest, ExportId, Location, NoProgress, Report, RetryConfig,
 };
 use liberator_fixtures::sample::{SampleSpec, SampleTable, parquet_file, write_sample_export};
 use liberator_tests::{
@@ -47,23 +47,23 @@ impl Fixture {
         Location::parse(&format!("s3://{}/{PREFIX}", self.dst)).unwrap()
     }
     async fn write(&self, spec: &SampleSpec) -> liberator_fixtures::sample::SampleSummary {
-        let e = engine(&self.endpoint, CopyConfig::default());
+        let e = engine(&self.endpoint, EngineConfig::default());
         write_sample_export(e.store(), &self.source(), spec)
             .await
             .unwrap()
     }
-    async fn copy(&self, config: CopyConfig) -> Report {
+    async fn copy(&self, config: EngineConfig) -> Report {
         self.copy_via(&self.endpoint.clone(), config).await
     }
-    async fn copy_via(&self, endpoint: &str, config: CopyConfig) -> Report {
-        let request = CopyRequest {
+    async fn copy_via(&self, endpoint: &str, config: EngineConfig) -> Report {
+        let request = ExportRequest {
             export_id: ExportId::parse(EXPORT).unwrap(),
             import_date: None,
             source: self.source(),
             target: self.target(),
         };
         engine(endpoint, config)
-            .copy(request, Arc::new(NoProgress))
+            .land_export(request, Arc::new(NoProgress))
             .await
             .unwrap()
     }
@@ -112,8 +112,8 @@ async fn lands_a_thousand_object_export_exactly_and_rerun_copies_nothing(endpoin
     let sample = f.write(&SampleSpec::uniform(EXPORT, 10, 2, 50, 20)).await;
     assert_eq!(sample.parquet_files, 1000);
 
-    let report = f.copy(CopyConfig::default()).await;
-    assert!(report.is_success(), "{report}");
+    let report = f.copy(EngineConfig::default()).await;
+    assert!(report.passed(), "{report}");
     assert_eq!(
         (
             report.listed,
@@ -154,8 +154,8 @@ async fn lands_a_thousand_object_export_exactly_and_rerun_copies_nothing(endpoin
         );
     }
 
-    let rerun = f.copy(CopyConfig::default()).await;
-    assert!(rerun.is_success(), "{rerun}");
+    let rerun = f.copy(EngineConfig::default()).await;
+    assert!(rerun.passed(), "{rerun}");
     assert_eq!(
         (rerun.copied, rerun.skipped),
         (0, 1000),
@@ -179,14 +179,14 @@ async fn multipart_copy_gives_identical_bytes_and_keeps_headers(endpoint: &str) 
         .send()
         .await
         .unwrap();
-    let config = CopyConfig {
+    let config = EngineConfig {
         multipart_threshold: 5 * 1024 * 1024,
         part_size: 5 * 1024 * 1024,
         verify: false, // the body is not Parquet; this test is about the bytes
-        ..CopyConfig::default()
+        ..EngineConfig::default()
     };
     let report = f.copy(config.clone()).await;
-    assert!(report.is_success(), "{report}");
+    assert!(report.passed(), "{report}");
     assert_eq!((report.copied, report.multipart_copies), (1, 1), "{report}");
 
     let target = f
@@ -261,8 +261,8 @@ async fn keys_with_special_characters_land(endpoint: &str) {
         concurrency: 8,
     };
     let sample = f.write(&spec).await;
-    let report = f.copy(CopyConfig::default()).await;
-    assert!(report.is_success(), "{report}");
+    let report = f.copy(EngineConfig::default()).await;
+    assert!(report.passed(), "{report}");
     assert_eq!(report.copied, 10, "{report}");
     let landed: BTreeSet<String> = f.landed().await.into_keys().collect();
     assert_eq!(landed, f.expected(&sample.parquet_keys));
@@ -276,9 +276,9 @@ async fn keys_with_special_characters_land(endpoint: &str) {
     }
     // --force copies again.
     let forced = f
-        .copy(CopyConfig {
+        .copy(EngineConfig {
             force: true,
-            ..CopyConfig::default()
+            ..EngineConfig::default()
         })
         .await;
     assert_eq!((forced.copied, forced.skipped), (10, 0), "{forced}");
@@ -311,8 +311,8 @@ async fn corrupt_parquet_is_reported_and_not_copied(endpoint: &str) {
             .await
             .unwrap();
     }
-    let report = f.copy(CopyConfig::default()).await;
-    assert!(!report.is_success());
+    let report = f.copy(EngineConfig::default()).await;
+    assert!(!report.passed());
     assert_eq!((report.copied, report.failed), (10, 3), "{report}");
     for key in &bad_keys {
         let failure = report
@@ -350,7 +350,7 @@ async fn same_file_in_two_batches_is_a_collision_for_both(endpoint: &str) {
             .await
             .unwrap();
     }
-    let report = f.copy(CopyConfig::default()).await;
+    let report = f.copy(EngineConfig::default()).await;
     assert_eq!((report.copied, report.failed), (1, 2), "{report}");
     for key in [&a, &b] {
         assert!(
@@ -370,9 +370,9 @@ async fn dry_run_writes_nothing(endpoint: &str) {
     let f = fixture(endpoint).await;
     f.write(&SampleSpec::liberator(EXPORT)).await;
     let report = f
-        .copy(CopyConfig {
+        .copy(EngineConfig {
             dry_run: true,
-            ..CopyConfig::default()
+            ..EngineConfig::default()
         })
         .await;
     assert_eq!(
@@ -399,16 +399,16 @@ async fn slowdown_burst_is_retried_with_nothing_lost() {
         },
     )
     .await;
-    let config = CopyConfig {
+    let config = EngineConfig {
         retry: RetryConfig {
             max_attempts: 12,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(500),
         },
-        ..CopyConfig::default()
+        ..EngineConfig::default()
     };
     let report = f.copy_via(&proxy.endpoint, config).await;
-    assert!(report.is_success(), "{report}");
+    assert!(report.passed(), "{report}");
     assert_eq!((report.copied, report.failed), (200, 0), "{report}");
     let injected = liberator_tests::proxy::ProxyStats::get(&proxy.stats.slowdowns);
     assert!(injected >= 60);
@@ -426,28 +426,28 @@ async fn slowdown_burst_is_retried_with_nothing_lost() {
 async fn copies_start_before_the_listing_ends() {
     use std::sync::Mutex;
     struct Order(Mutex<Vec<(&'static str, u64)>>);
-    impl liberator_engine::Progress for Order {
+    impl liberator_engine::ExportProgress for Order {
         fn listed(&self, n: u64, _: u64) {
             self.0.lock().unwrap().push(("listed", n));
         }
-        fn object(&self, _: &str, _: &str, _: u64, _: &liberator_engine::Outcome) {
+        fn object(&self, _: &str, _: &str, _: u64, _: &liberator_engine::ObjectOutcome) {
             self.0.lock().unwrap().push(("object", 1));
         }
     }
     let f = fixture(&seaweed().endpoint).await;
     f.write(&SampleSpec::uniform(EXPORT, 5, 1, 500, 5)).await; // 2,503 objects, 3 list pages
     let order = Arc::new(Order(Mutex::new(Vec::new())));
-    let request = CopyRequest {
+    let request = ExportRequest {
         export_id: ExportId::parse(EXPORT).unwrap(),
         import_date: None,
         source: f.source(),
         target: f.target(),
     };
-    let report = engine(&f.endpoint, CopyConfig::default())
-        .copy(request, order.clone())
+    let report = engine(&f.endpoint, EngineConfig::default())
+        .land_export(request, order.clone())
         .await
         .unwrap();
-    assert!(report.is_success(), "{report}");
+    assert!(report.passed(), "{report}");
     let events = order.0.lock().unwrap();
     let last_page = events.iter().rposition(|e| e.0 == "listed").unwrap();
     let first_object = events.iter().position(|e| e.0 == "object").unwrap();

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use liberator_engine::verify::verify_location;
-use liberator_engine::{CopyConfig, Location};
+use liberator_engine::{EngineConfig, Location};
 use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_tests::mariadb::mariadb;
 use liberator_tests::{
@@ -62,7 +62,7 @@ async fn exports_tables_in_rds_layout_with_exact_values() {
     let client = s3_client(&seaweed().endpoint);
     let bucket = unique_bucket("local-export");
     create_bucket(&client, &bucket).await;
-    let e = engine(&seaweed().endpoint, CopyConfig::default());
+    let e = engine(&seaweed().endpoint, EngineConfig::default());
     let loc = Location::parse(&format!("s3://{bucket}")).unwrap();
     let id = "sql-to-parquet-24-06-04-101500";
     let config = LocalExportConfig {

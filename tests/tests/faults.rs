@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liberator_engine::{
-    CopyConfig, CopyRequest, ExportId, Location, NoProgress, Report, RetryConfig,
+    EngineConfig, ExportRequest, ExportId, Location, NoProgress, Report, RetryConfig,
 };
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::proxy::ProxyStats;
@@ -20,7 +20,7 @@ async fn setup(spec: &SampleSpec) -> (aws_sdk_s3::Client, String, String) {
     let (src, dst) = (unique_bucket("faults-src"), unique_bucket("faults-dst"));
     create_bucket(&client, &src).await;
     create_bucket(&client, &dst).await;
-    let e = engine(&seaweed().endpoint, CopyConfig::default());
+    let e = engine(&seaweed().endpoint, EngineConfig::default());
     write_sample_export(
         e.store(),
         &Location::parse(&format!("s3://{src}")).unwrap(),
@@ -31,27 +31,28 @@ async fn setup(spec: &SampleSpec) -> (aws_sdk_s3::Client, String, String) {
     (client, src, dst)
 }
 
-async fn copy(endpoint: &str, src: &str, dst: &str, config: CopyConfig) -> Report {
-    let request = CopyRequest {
+async fn copy(endpoint: &str, src: &str, dst: &str, config: EngineConfig) -> Report {
+    let request = ExportRequest {
         export_id: ExportId::parse(EXPORT).unwrap(),
         import_date: None,
         source: Location::parse(&format!("s3://{src}")).unwrap(),
         target: Location::parse(&format!("s3://{dst}/landing")).unwrap(),
     };
     engine(endpoint, config)
-        .copy(request, Arc::new(NoProgress))
+        .land_export(request, Arc::new(NoProgress))
         .await
         .unwrap()
 }
 
-fn patient() -> CopyConfig {
-    CopyConfig {
+fn patient() -> EngineConfig {
+    EngineConfig {
         retry: RetryConfig {
             max_attempts: 12,
             base_delay: Duration::from_millis(10),
             max_delay: Duration::from_millis(300),
+            ..RetryConfig::default()
         },
-        ..CopyConfig::default()
+        ..EngineConfig::default()
     }
 }
 
@@ -78,7 +79,7 @@ async fn mixed_faults_every_object_lands_once_and_the_report_is_exact() {
         ProxyStats::get(&st.internal_errors),
         ProxyStats::get(&st.resets),
     );
-    assert!(report.is_success(), "{report}");
+    assert!(report.passed(), "{report}");
     assert_eq!(
         (
             report.listed,
@@ -126,7 +127,7 @@ async fn a_target_we_may_not_write_fails_every_object_by_key() {
     )
     .await;
     let report = copy(&proxy.endpoint, &src, &dst, patient()).await;
-    assert!(!report.is_success());
+    assert!(!report.passed());
     assert_eq!(
         (report.copied, report.failed, report.retries),
         (0, 14, 0),
@@ -152,8 +153,8 @@ async fn an_export_with_zero_parquet_files_is_an_error() {
         3,
         "only the metadata files"
     );
-    let report = copy(&seaweed().endpoint, &src, &dst, CopyConfig::default()).await;
-    assert!(!report.is_success());
+    let report = copy(&seaweed().endpoint, &src, &dst, EngineConfig::default()).await;
+    assert!(!report.passed());
     assert_eq!(report.non_parquet, 3);
     assert!(
         report.failures[0].reason.contains("holds no Parquet files"),

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use liberator_engine::{CopyConfig, Location};
+use liberator_engine::{EngineConfig, Location};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::aws;
 use serde_json::Value;
@@ -186,7 +186,7 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     liberator_tests::create_bucket(&s3, &source).await;
     liberator_tests::create_bucket(&s3, &target).await;
     ensure_export(&rds, export_id, &source).await;
-    let engine = liberator_tests::engine(&endpoint, CopyConfig::default());
+    let engine = liberator_tests::engine(&endpoint, EngineConfig::default());
     let mut spec = SampleSpec::liberator(export_id);
     spec.tables.truncate(2);
     let summary = write_sample_export(

@@ -13,7 +13,7 @@ use liberator_benches::data;
 use liberator_benches::tools::Tool;
 use liberator_benches::{Config, Level, Scenario, render, run_scenario};
 use liberator_engine::{
-    CopyConfig, CopyRequest, Engine, ExportId, LimiterConfig, Location, NoProgress, S3Config,
+    EngineConfig, ExportRequest, Engine, ExportId, LimiterConfig, Location, NoProgress, AwsOptions,
 };
 
 #[derive(Parser, Debug)]
@@ -118,13 +118,13 @@ struct EngineLibArgs {
     target: String,
     #[arg(long, default_value_t = LimiterConfig::default().max)]
     concurrency: usize,
-    #[arg(long, default_value_t = CopyConfig::default().multipart_threshold)]
+    #[arg(long, default_value_t = EngineConfig::default().multipart_threshold)]
     multipart_threshold: u64,
-    #[arg(long, default_value_t = CopyConfig::default().part_size)]
+    #[arg(long, default_value_t = EngineConfig::default().part_size)]
     part_size: u64,
     #[arg(long)]
     no_verify: bool,
-    #[arg(long, default_value_t = CopyConfig::default().footer_read_size)]
+    #[arg(long, default_value_t = EngineConfig::default().footer_read_size)]
     footer_read_size: u64,
     #[arg(long)]
     report: PathBuf,
@@ -241,11 +241,11 @@ async fn run(args: RunArgs) -> Result<bool> {
 }
 
 async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
-    let s3 = S3Config {
+    let s3 = AwsOptions {
         endpoint_url: Some(args.endpoint_url),
-        ..S3Config::default()
+        ..AwsOptions::default()
     };
-    let config = CopyConfig {
+    let config = EngineConfig {
         limiter: LimiterConfig {
             max: args.concurrency.max(1),
             ..LimiterConfig::default()
@@ -254,7 +254,7 @@ async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
         part_size: args.part_size,
         verify: !args.no_verify,
         footer_read_size: args.footer_read_size,
-        ..CopyConfig::default()
+        ..EngineConfig::default()
     };
     let (source, target) = (
         Location::parse(&args.source)?,
@@ -262,8 +262,8 @@ async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
     );
     let engine = Engine::connect(&source, &target, &s3, config).await?;
     let report = engine
-        .copy(
-            CopyRequest {
+        .land_export(
+            ExportRequest {
                 export_id: ExportId::parse(&args.export_id)?,
                 import_date: None,
                 source,
@@ -274,7 +274,7 @@ async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
         .await?;
     eprint!("{report}");
     std::fs::write(&args.report, serde_json::to_string_pretty(&report)?)?;
-    Ok(report.is_success())
+    Ok(report.passed())
 }
 
 async fn sequential(args: SequentialArgs) -> Result<bool> {

@@ -1,7 +1,7 @@
 //! The command line: global flags and the arguments several commands share.
 
 use clap::{Args, Parser, Subcommand};
-use liberator_engine::{CopyConfig, LimiterConfig, WriteOptions};
+use liberator_engine::{EngineConfig, LimiterConfig, WriteOptions};
 use liberator_telemetry::LogFormat;
 
 use crate::commands::{backfill, copy, demo, export_local, sample, verify};
@@ -100,10 +100,10 @@ pub struct CopyArgs {
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
     /// Largest object copied with one CopyObject (bytes); 5 GiB at most.
-    #[arg(long, default_value_t = CopyConfig::default().multipart_threshold)]
+    #[arg(long, default_value_t = EngineConfig::default().multipart_threshold)]
     pub multipart_threshold: u64,
     /// Preferred multipart part size (bytes).
-    #[arg(long, default_value_t = CopyConfig::default().part_size)]
+    #[arg(long, default_value_t = EngineConfig::default().part_size)]
     pub part_size: u64,
     /// SSE-KMS key id for the landed objects.
     #[arg(long)]
@@ -115,8 +115,8 @@ pub struct CopyArgs {
 
 impl CopyArgs {
     /// The engine configuration these flags describe.
-    pub fn config(&self) -> CopyConfig {
-        CopyConfig {
+    pub fn config(&self) -> EngineConfig {
+        EngineConfig {
             limiter: LimiterConfig {
                 max: self.concurrency.max(1),
                 ..LimiterConfig::default()
@@ -130,7 +130,7 @@ impl CopyArgs {
             verify: !self.no_verify,
             force: self.force,
             dry_run: self.dry_run,
-            ..CopyConfig::default()
+            ..EngineConfig::default()
         }
     }
 }

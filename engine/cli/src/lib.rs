@@ -21,7 +21,7 @@ pub mod progress;
 
 use std::process::ExitCode;
 
-use liberator_engine::S3Config;
+use liberator_engine::AwsOptions;
 use liberator_telemetry::summary::Summary;
 use liberator_telemetry::{LogConfig, LogFormat, errln, pipe};
 
@@ -60,9 +60,9 @@ pub async fn run(cli: Cli) -> ExitCode {
 
 /// Runs the command: `Ok(false)` when it ran but did not succeed.
 pub async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
-    let s3 = S3Config {
+    let s3 = AwsOptions {
         endpoint_url: cli.endpoint_url.clone(),
-        ..S3Config::default()
+        ..AwsOptions::default()
     };
     match cli.command {
         Command::Copy(c) => c.run(&s3).await,

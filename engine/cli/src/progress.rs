@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use liberator_engine::{Outcome, Progress, Report};
+use liberator_engine::{ExportProgress, ObjectOutcome, Report};
 use liberator_telemetry::{errln, outln, pipe};
 
 /// Progress bars on a terminal; periodic lines otherwise; the plan on a dry run.
@@ -63,7 +63,7 @@ impl CliProgress {
     }
 }
 
-impl Progress for CliProgress {
+impl ExportProgress for CliProgress {
     fn listed(&self, n: u64, bytes: u64) {
         if let Some((_, objects, b)) = &self.bars {
             objects.inc_length(n);
@@ -71,7 +71,7 @@ impl Progress for CliProgress {
         }
     }
 
-    fn object(&self, source_key: &str, target_key: &str, size: u64, outcome: &Outcome) {
+    fn object(&self, source_key: &str, target_key: &str, size: u64, outcome: &ObjectOutcome) {
         if let Some((_, objects, bytes)) = &self.bars {
             objects.inc(1);
             bytes.inc(size);
@@ -82,7 +82,7 @@ impl Progress for CliProgress {
             }
         }
         if self.dry_run
-            && let Outcome::Planned(plan) = outcome
+            && let ObjectOutcome::Planned(plan) = outcome
         {
             outln!("{source_key} -> {target_key} ({size} bytes, {plan:?})");
         }

@@ -4,7 +4,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use liberator_engine::{CopyConfig, Location, Report};
+use liberator_engine::{EngineConfig, Location, Report};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::{
     ACCESS_KEY, SECRET_KEY, create_bucket, engine, list_all, s3_client, seaweed, unique_bucket,
@@ -35,7 +35,7 @@ async fn buckets(endpoint: &str) -> (aws_sdk_s3::Client, String, String) {
 }
 
 async fn write(endpoint: &str, bucket: &str, id: &str) {
-    let e = engine(endpoint, CopyConfig::default());
+    let e = engine(endpoint, EngineConfig::default());
     let loc = Location::parse(&format!("s3://{bucket}")).unwrap();
     write_sample_export(e.store(), &loc, &SampleSpec::liberator(id))
         .await
@@ -310,7 +310,7 @@ async fn backfill_killed_mid_run_then_rerun_matches_a_clean_run() {
     use liberator_tests::{FaultConfig, FaultProxy};
     let ep = &seaweed().endpoint;
     let (client, src, dst) = buckets(ep).await;
-    let e = engine(ep, CopyConfig::default());
+    let e = engine(ep, EngineConfig::default());
     let loc = Location::parse(&format!("s3://{src}")).unwrap();
     let ids = [
         "sql-to-parquet-24-06-04-101500",

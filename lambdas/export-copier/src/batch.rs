@@ -140,13 +140,13 @@ async fn land(
     target_bucket: &str,
     target_key: &str,
 ) -> Result<String, TaskResult> {
-    use liberator_engine::Outcome;
+    use liberator_engine::ObjectOutcome;
     match copier
         .engine()
         .land_object(bucket, key, target_bucket, target_key)
         .await
     {
-        Ok((Outcome::Skipped, _)) => Ok(format!(
+        Ok((ObjectOutcome::Skipped, _)) => Ok(format!(
             "already landed at s3://{target_bucket}/{target_key}"
         )),
         Ok((outcome, _)) => Ok(format!("{outcome:?} to s3://{target_bucket}/{target_key}")),

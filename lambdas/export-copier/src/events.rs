@@ -39,7 +39,7 @@ pub fn export_completed(event: &Value) -> Result<(RdsEvent, ExportId), Error> {
     let export_id =
         ExportId::parse(&e.source_identifier).map_err(|source| Error::BadIdentifier {
             event: e.id.clone(),
-            source: Box::new(source),
+            source: Box::new(source.into()),
         })?;
     Ok((e, export_id))
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use liberator_engine::{CopyRequest, Engine, ExportId, Location, NoProgress, Report};
+use liberator_engine::{ExportRequest, Engine, ExportId, Location, NoProgress, Report};
 
 use crate::{Config, Error, Invocation};
 
@@ -122,7 +122,7 @@ async fn copy(
             source: Box::new(source),
         })
     };
-    let request = CopyRequest {
+    let request = ExportRequest {
         export_id: export_id.clone(),
         import_date: None,
         source: loc(&config.source_bucket, &config.source_prefix)?,
@@ -139,7 +139,7 @@ async fn copy(
         target = %request.target,
         "copying"
     );
-    let handle = engine.start(request, Arc::new(NoProgress));
+    let handle = engine.start_export(request, Arc::new(NoProgress));
     let stopper = handle.stopper();
     let mut join = Box::pin(handle.join());
     let engine_err = |source| Error::Engine {
@@ -164,7 +164,7 @@ async fn copy(
 /// engine's metrics, through the EMF recorder the binary installs.)
 fn log_report(report: &Report) {
     let json = serde_json::to_string(report).unwrap_or_default();
-    if report.is_success() {
+    if report.passed() {
         tracing::info!(report = %json, "copy report");
     } else {
         tracing::warn!(report = %json, "copy report");

@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use liberator_engine::limiter::Limiter;
 use liberator_engine::store::S3Store;
-use liberator_engine::{CopyConfig, Engine, Store};
+use liberator_engine::{EngineConfig, Engine, Store};
 use liberator_lambda_common::{Clients, emf};
 use serde::Serialize;
 use serde_json::Value;
@@ -100,13 +100,17 @@ pub struct Copier {
 impl Copier {
     /// A copier over `clients`; re-invokes itself through Lambda.
     pub fn new(clients: Clients, config: Config) -> Self {
-        let mut copy = CopyConfig::default();
+        let mut copy = EngineConfig::default();
         copy.limiter.max = config.concurrency.max(1);
         copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
         copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
         copy.verify = true;
         let limiter = Limiter::new(copy.limiter.clone());
-        let store = S3Store::from_client(clients.s3, limiter.clone(), copy.retry.clone());
+        let store = Store::new(
+            Arc::new(S3Store::new(clients.s3)),
+            limiter,
+            copy.retry.clone(),
+        );
         let markers = MarkerStore::new(
             store.clone(),
             config.target_bucket.clone(),
@@ -118,7 +122,7 @@ impl Copier {
             config.workflow_name.clone(),
             config.backdated_workflow_name.clone(),
         );
-        let engine = Engine::with_store(Store::S3(store), limiter, copy);
+        let engine = Engine::with_store(store, copy);
         Copier {
             config,
             rds: clients.rds,

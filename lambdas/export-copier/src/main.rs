@@ -2,6 +2,10 @@
 //! (checked before any AWS call: a missing variable ends the process with one line naming
 //! it), then the library's runtime loop.
 
+// The handler's future nests the engine's governed store calls several layers deep; the
+// compiler's default query depth (128) is not enough to lay it out.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use export_copier::Config;

@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use export_copier::reinvoke::RecordReinvoke;
 use export_copier::{Answer, Config, Copier, Error, Invocation};
-use liberator_engine::sample::{SampleSpec, write_sample_export};
-use liberator_engine::{CopyConfig, Location};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
+use liberator_engine::{EngineConfig, Location};
 use liberator_tests::aws;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -100,7 +100,7 @@ impl Fixture {
         let arn = aws::create_snapshot(&rds, &instance, export_id).await;
         aws::start_export(&rds, export_id, &arn, &source_bucket).await;
 
-        let engine = liberator_tests::engine(&endpoint, CopyConfig::default());
+        let engine = liberator_tests::engine(&endpoint, EngineConfig::default());
         let mut spec = SampleSpec::liberator(export_id);
         spec.tables.truncate(3);
         let summary = write_sample_export(

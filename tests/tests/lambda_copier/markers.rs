@@ -8,22 +8,22 @@ async fn moto_honours_conditional_writes_for_the_marker() {
     let s3 = liberator_tests::s3_client(&endpoint);
     let bucket = liberator_tests::unique_bucket("marker");
     liberator_tests::create_bucket(&s3, &bucket).await;
-    let engine = liberator_tests::engine(&endpoint, CopyConfig::default());
-    let liberator_engine::Store::S3(store) = engine.store() else {
-        unreachable!()
-    };
-    let stats = liberator_engine::stats::JobStats::default();
-    assert!(
+    let engine = liberator_tests::engine(&endpoint, EngineConfig::default());
+    let store = engine.store();
+    use liberator_engine::store::{ObjectStore, PutCondition, PutOutcome};
+    assert!(matches!(
         store
-            .put_if_absent(&bucket, "_liberator/m.json", "a".into(), &stats)
+            .put(&bucket, "_liberator/m.json", "a".into(), &PutCondition::IfAbsent)
             .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .put_if_absent(&bucket, "_liberator/m.json", "b".into(), &stats)
+            .unwrap(),
+        PutOutcome::Written { .. }
+    ));
+    assert_eq!(
+        store
+            .put(&bucket, "_liberator/m.json", "b".into(), &PutCondition::IfAbsent)
             .await
-            .unwrap()
+            .unwrap(),
+        PutOutcome::PreconditionFailed
     );
     assert_eq!(
         &liberator_tests::get_bytes(&s3, &bucket, "_liberator/m.json").await[..],
@@ -76,11 +76,8 @@ async fn the_marker_store_claims_once_and_replaces_only_the_version_read() {
     let s3 = liberator_tests::s3_client(&endpoint);
     let bucket = liberator_tests::unique_bucket("marker");
     liberator_tests::create_bucket(&s3, &bucket).await;
-    let engine = liberator_tests::engine(&endpoint, CopyConfig::default());
-    let liberator_engine::Store::S3(store) = engine.store() else {
-        unreachable!()
-    };
-    let markers = MarkerStore::new(store.clone(), &bucket, "_liberator/glue-runs/");
+    let engine = liberator_tests::engine(&endpoint, EngineConfig::default());
+    let markers = MarkerStore::new(engine.store().clone(), &bucket, "_liberator/glue-runs/");
     let id = unique_export_id();
     assert_eq!(markers.read(&id).await.unwrap(), None, "no marker yet");
 

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use liberator_engine::backfill::{BackfillFilter, backfill, discover};
 use liberator_engine::export_id::parse_date;
-use liberator_engine::{Engine, Report, S3Config};
+use liberator_engine::{Engine, Report, AwsOptions};
 use liberator_telemetry::errln;
 
 use crate::args::{CopyArgs, Locations};
@@ -29,7 +29,7 @@ pub struct Backfill {
 }
 
 impl Backfill {
-    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+    pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
         let filter = BackfillFilter {
             since: self.since.as_deref().map(parse_date).transpose()?,
             until: self.until.as_deref().map(parse_date).transpose()?,
@@ -63,6 +63,6 @@ impl Backfill {
         write_json(self.copy.report.as_deref(), &reports)?;
         Ok(reports
             .iter()
-            .all(|r| r.is_success() || (r.dry_run && r.failures.is_empty())))
+            .all(|r| r.passed() || (r.dry_run && r.failures.is_empty())))
     }
 }

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use liberator_engine::export_id::parse_date;
-use liberator_engine::{CopyRequest, Engine, ExportId, S3Config};
+use liberator_engine::{ExportRequest, Engine, ExportId, AwsOptions};
 use liberator_telemetry::pipe;
 
 use crate::args::{CopyArgs, Locations};
@@ -24,7 +24,7 @@ pub struct Copy {
 }
 
 impl Copy {
-    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+    pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
         let export_id = ExportId::parse(&self.export_id)?;
         let import_date = self.import_date.as_deref().map(parse_date).transpose()?;
         let (source, target) = (
@@ -33,15 +33,15 @@ impl Copy {
         );
         let engine = Engine::connect(&source, &target, s3, self.copy.config()).await?;
         let progress = CliProgress::new(self.copy.dry_run, None);
-        let request = CopyRequest {
+        let request = ExportRequest {
             export_id,
             import_date,
             source,
             target,
         };
-        let report = engine.copy(request, progress).await?;
+        let report = engine.land_export(request, progress).await?;
         pipe::eprint(format_args!("{report}"));
         write_json(self.copy.report.as_deref(), &report)?;
-        Ok(report.is_success() || (report.dry_run && report.failures.is_empty()))
+        Ok(report.passed() || (report.dry_run && report.failures.is_empty()))
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use liberator_engine::layout::{Layout, Mapped};
-use liberator_engine::{CopyConfig, CopyRequest, Engine, ExportId, S3Config};
+use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, AwsOptions};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_telemetry::{outln, pipe};
 
@@ -38,8 +38,8 @@ impl Demo {
         let engine = Engine::connect(
             &source,
             &target,
-            &S3Config::default(),
-            CopyConfig::default(),
+            &AwsOptions::default(),
+            EngineConfig::default(),
         )
         .await?;
         let sample =
@@ -52,14 +52,14 @@ impl Demo {
             source.join(EXPORT_ID)
         );
         let export_id = ExportId::parse(EXPORT_ID)?;
-        let request = CopyRequest {
+        let request = ExportRequest {
             export_id: export_id.clone(),
             import_date: None,
             source: source.clone(),
             target: target.clone(),
         };
         let report = engine
-            .copy(request.clone(), CliProgress::new(false, None))
+            .land_export(request.clone(), CliProgress::new(false, None))
             .await?;
         outln!(
             "2. landed it with `engine copy {EXPORT_ID} --source {source} --target {target}`:\n"
@@ -68,7 +68,7 @@ impl Demo {
         let report_path = dir.join("report.json");
         write_json(Some(&report_path), &report)?;
         outln!("\n   JSON report: {}", report_path.display());
-        let rerun = engine.copy(request, CliProgress::new(false, None)).await?;
+        let rerun = engine.land_export(request, CliProgress::new(false, None)).await?;
         outln!(
             "3. ran it again: copied {}, skipped {} (already landed)",
             rerun.copied,
@@ -86,6 +86,6 @@ impl Demo {
                 landing_dir.join(&p.target_key).display()
             );
         }
-        Ok(report.is_success() && rerun.is_success() && rerun.copied == 0)
+        Ok(report.passed() && rerun.passed() && rerun.copied == 0)
     }
 }

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use liberator_engine::{CopyConfig, Engine, ExportId, S3Config};
+use liberator_engine::{EngineConfig, Engine, ExportId, AwsOptions};
 use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_fixtures::mysql_async::OptsBuilder;
 use liberator_telemetry::errln;
@@ -31,7 +31,7 @@ pub struct ExportLocal {
 }
 
 impl ExportLocal {
-    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+    pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
         ExportId::parse(&self.export_id)?;
         let loc = location(&self.target)?;
         let opts = OptsBuilder::default()
@@ -42,7 +42,7 @@ impl ExportLocal {
             // The password comes from the environment only: never argv, never logged.
             .pass(std::env::var("MYSQL_PASS").ok())
             .db_name(Some(self.database.clone()));
-        let engine = Engine::connect(&loc, &loc, s3, CopyConfig::default()).await?;
+        let engine = Engine::connect(&loc, &loc, s3, EngineConfig::default()).await?;
         let config = LocalExportConfig {
             rows_per_file: self.rows_per_file,
             ..LocalExportConfig::default()

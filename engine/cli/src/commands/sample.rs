@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use liberator_engine::{CopyConfig, Engine, ExportId, S3Config};
+use liberator_engine::{EngineConfig, Engine, ExportId, AwsOptions};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_telemetry::errln;
 
@@ -20,14 +20,14 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+    pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
         let loc = location(&self.location)?;
         ExportId::parse(&self.export_id)?;
         let spec = match self.uniform.as_deref() {
             Some([t, b, f, r]) => SampleSpec::uniform(&self.export_id, *t, *b, *f, *r),
             _ => SampleSpec::liberator(&self.export_id),
         };
-        let engine = Engine::connect(&loc, &loc, s3, CopyConfig::default()).await?;
+        let engine = Engine::connect(&loc, &loc, s3, EngineConfig::default()).await?;
         let summary = write_sample_export(engine.store(), &loc, &spec).await?;
         errln!(
             "wrote {} objects ({} Parquet files, {} bytes) under {}",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use liberator_engine::verify::verify_location;
-use liberator_engine::{CopyConfig, Engine, S3Config};
+use liberator_engine::{EngineConfig, Engine, AwsOptions};
 use liberator_telemetry::errln;
 
 use crate::output::{location, write_json};
@@ -21,13 +21,13 @@ pub struct Verify {
 }
 
 impl Verify {
-    pub async fn run(self, s3: &S3Config) -> Result<bool> {
+    pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
         let loc = location(&self.location)?;
-        let engine = Engine::connect(&loc, &loc, s3, CopyConfig::default()).await?;
+        let engine = Engine::connect(&loc, &loc, s3, EngineConfig::default()).await?;
         let out = verify_location(
             engine.store(),
             &loc,
-            CopyConfig::default().footer_read_size,
+            EngineConfig::default().footer_read_size,
             self.concurrency,
         )
         .await?;
