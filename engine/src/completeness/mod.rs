@@ -68,6 +68,14 @@ fn match_key(database: &str, table: &str) -> String {
     format!("{}.{}", exported_name(database), exported_name(table))
 }
 
+/// [`match_key`] of a `<db>.<table>` name, split at the first dot.
+fn target_key(name: &str) -> String {
+    match name.split_once('.') {
+        Some((db, table)) => match_key(db, table),
+        None => exported_name(name),
+    }
+}
+
 /// What landed for one table: files and the sum of their footers' row counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LandedTable {
@@ -260,10 +268,7 @@ pub fn check(
     let skipped: BTreeSet<String> = warning
         .skipped_tables
         .iter()
-        .map(|t| match t.split_once('.') {
-            Some((db, table)) => match_key(db, table),
-            None => exported_name(t),
-        })
+        .map(|t| target_key(t))
         .collect();
 
     let mut seen: BTreeMap<String, Seen> = BTreeMap::new();
@@ -272,18 +277,14 @@ pub fn check(
         seen.entry(key).or_default().manifest.push(t);
     }
     for t in &export.tables {
-        let (db, table) = t
-            .split_target()
-            .expect("ExportTables keeps only db.table targets");
-        seen.entry(match_key(db, table)).or_default().export.push(t);
+        seen.entry(target_key(&t.target))
+            .or_default()
+            .export
+            .push(t);
     }
     for (name, l) in landed {
         let name = name.rsplit('/').next().unwrap_or(name);
-        let key = match name.split_once('.') {
-            Some((db, table)) => match_key(db, table),
-            None => exported_name(name),
-        };
-        seen.entry(key).or_default().landed = Some((name, *l));
+        seen.entry(target_key(name)).or_default().landed = Some((name, *l));
     }
 
     let manifest_dbs: BTreeSet<String> = manifest
