@@ -32,6 +32,7 @@
 //! ```
 
 pub mod backfill;
+pub mod completeness;
 pub mod copy;
 pub mod error;
 pub mod export_id;
