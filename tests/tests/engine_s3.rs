@@ -404,6 +404,7 @@ async fn slowdown_burst_is_retried_with_nothing_lost() {
             max_attempts: 12,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(500),
+            ..RetryConfig::default()
         },
         ..EngineConfig::default()
     };
