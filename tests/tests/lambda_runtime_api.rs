@@ -53,10 +53,13 @@ fn cargo_lambda() -> PathBuf {
     );
 }
 
-/// `cargo lambda watch`, killed with its process group (the functions it runs) on drop.
+/// `cargo lambda watch`, killed with its process group (the functions started into it) on
+/// drop.
 struct Watch {
     child: Child,
     log: PathBuf,
+    /// The function processes, in the emulator's process group: reaped on drop.
+    functions: Vec<Child>,
 }
 
 impl Watch {
@@ -74,17 +77,25 @@ impl Drop for Watch {
             libc::kill(-(self.child.id() as i32), libc::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        if !exited {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
+            let _ = self.child.wait();
         }
-        let _ = self.child.wait();
+        for f in &mut self.functions {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
     }
 }
 
@@ -129,8 +140,8 @@ fn wait_listening(port: u16, watch: &Watch) {
 /// Starts the `function` binary against the emulator, as Lambda starts a function: the
 /// runtime API address (the emulator serves each function under `/.rt/<name>`), the
 /// function's name, version and memory, and its configuration `vars` (KEY=VALUE). It joins
-/// the emulator's process group, so dropping `watch` stops it too; its output goes to the
-/// watch log.
+/// the emulator's process group, so dropping `watch` stops it too (and reaps it: the caller
+/// adds it to `watch.functions`); its output goes to the watch log.
 fn start_function(
     bins: &Path,
     function: &str,
@@ -138,7 +149,7 @@ fn start_function(
     vars: &[String],
     log: &std::fs::File,
     watch: &Watch,
-) {
+) -> Child {
     let bin = bins.join(function);
     assert!(bin.is_file(), "{} is not built", bin.display());
     let mut cmd = Command::new(&bin);
@@ -158,7 +169,7 @@ fn start_function(
     }
     std::os::unix::process::CommandExt::process_group(&mut cmd, watch.child.id() as i32);
     cmd.spawn()
-        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()))
 }
 
 /// Sends `data_file` to `function`; the function's JSON answer, or the error output.
@@ -318,13 +329,15 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     .stdout(log_file.try_clone().unwrap())
     .stderr(log_file.try_clone().unwrap());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let watch = Watch {
+    let mut watch = Watch {
         child: cmd.spawn().expect("starting cargo lambda watch"),
         log,
+        functions: Vec::new(),
     };
     wait_listening(port, &watch);
     for function in ["export-copier", "export-trigger"] {
-        start_function(&bins, function, port, &vars, &log_file, &watch);
+        let child = start_function(&bins, function, port, &vars, &log_file, &watch);
+        watch.functions.push(child);
     }
 
     // The functions poll the emulator for their first event.
