@@ -62,6 +62,14 @@ DUMP ?= ../shared/data/sakila.zip
 e2e: ## Run the whole pipeline locally on DUMP (a zipped MySQL dump) and print the per-table report
 	scripts/e2e "$(DUMP)"
 
+.PHONY: demo
+demo: ## Land a sample RDS export into ./liberator-demo (no server or AWS account)
+	cargo run --bin engine -- demo
+
 .PHONY: test
-test: ## The whole test suite (installs and starts its servers)
+test: ## The whole test suite (installs and starts its servers, builds once, prints step times)
 	scripts/test
+
+.PHONY: boundaries
+boundaries: ## Check the crate boundaries CI enforces (no mysql_async in the copier, no CLI crates in the engine)
+	.ci/crate-boundaries

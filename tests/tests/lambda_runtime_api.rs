@@ -1,6 +1,13 @@
-//! Both Lambda binaries through the Lambda runtime API: `cargo lambda watch` emulates the
-//! runtime and runs the debug builds, `cargo lambda invoke --data-file` sends the shared
-//! sample events, and the functions talk to moto through `AWS_ENDPOINT_URL`.
+//! Both Lambda binaries through the Lambda runtime API: `cargo lambda watch
+//! --only-lambda-apis` emulates the runtime, the debug builds of the functions serve it
+//! (started here, as Lambda would, with `AWS_LAMBDA_RUNTIME_API` pointing at the emulator),
+//! `cargo lambda invoke --data-file` sends the shared sample events, and the functions talk
+//! to moto through `AWS_ENDPOINT_URL`.
+//!
+//! The binaries are the ones the suite built: `scripts/test` builds the workspace once up
+//! front and sets `LIBERATOR_LAMBDA_BIN_DIR`. Run alone, the test builds them itself with
+//! `cargo build` (the features cargo picks for two packages differ from the workspace's, so
+//! that build compiles much of the dependency tree again).
 //!
 //! cargo-lambda comes from PyPI (`pip install cargo-lambda`) into the tools venv
 //! (`$LIBERATOR_TOOLS/venv/bin/cargo-lambda`, LIBERATOR_TOOLS defaulting to
@@ -46,10 +53,13 @@ fn cargo_lambda() -> PathBuf {
     );
 }
 
-/// `cargo lambda watch`, killed with its process group (the functions it runs) on drop.
+/// `cargo lambda watch`, killed with its process group (the functions started into it) on
+/// drop.
 struct Watch {
     child: Child,
     log: PathBuf,
+    /// The function processes, in the emulator's process group: reaped on drop.
+    functions: Vec<Child>,
 }
 
 impl Watch {
@@ -67,18 +77,99 @@ impl Drop for Watch {
             libc::kill(-(self.child.id() as i32), libc::SIGTERM);
         }
         let deadline = Instant::now() + Duration::from_secs(5);
+        let mut exited = false;
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                exited = true;
+                break;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        // SAFETY: as above.
-        unsafe {
-            libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+        if !exited {
+            // SAFETY: as above.
+            unsafe {
+                libc::kill(-(self.child.id() as i32), libc::SIGKILL);
+            }
+            let _ = self.child.wait();
         }
-        let _ = self.child.wait();
+        for f in &mut self.functions {
+            let _ = f.kill();
+            let _ = f.wait();
+        }
     }
+}
+
+/// Where the Lambda binaries are: `LIBERATOR_LAMBDA_BIN_DIR` (set by `scripts/test`, which
+/// built them with the rest of the suite), else this test's own target directory once
+/// `cargo build` has made them there.
+fn lambda_bin_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("LIBERATOR_LAMBDA_BIN_DIR") {
+        return PathBuf::from(dir);
+    }
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            "export-copier",
+            "-p",
+            "export-trigger",
+            "--bins",
+        ])
+        .current_dir(workspace())
+        .status()
+        .unwrap();
+    assert!(status.success(), "building the Lambda binaries failed");
+    // This test runs from <target>/debug/deps/; the binaries are in <target>/debug/.
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// Waits until the emulator accepts connections.
+fn wait_listening(port: u16, watch: &Watch) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "cargo lambda watch did not listen on {port}\n{}",
+            watch.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Starts the `function` binary against the emulator, as Lambda starts a function: the
+/// runtime API address (the emulator serves each function under `/.rt/<name>`), the
+/// function's name, version and memory, and its configuration `vars` (KEY=VALUE). It joins
+/// the emulator's process group, so dropping `watch` stops it too (and reaps it: the caller
+/// adds it to `watch.functions`); its output goes to the watch log.
+fn start_function(
+    bins: &Path,
+    function: &str,
+    port: u16,
+    vars: &[String],
+    log: &std::fs::File,
+    watch: &Watch,
+) -> Child {
+    let bin = bins.join(function);
+    assert!(bin.is_file(), "{} is not built", bin.display());
+    let mut cmd = Command::new(&bin);
+    cmd.env(
+        "AWS_LAMBDA_RUNTIME_API",
+        format!("http://127.0.0.1:{port}/.rt/{function}"),
+    )
+    .env("AWS_LAMBDA_FUNCTION_NAME", function)
+    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "4096")
+    .stdin(Stdio::null())
+    .stdout(log.try_clone().unwrap())
+    .stderr(log.try_clone().unwrap());
+    for v in vars {
+        let (key, value) = v.split_once('=').unwrap();
+        cmd.env(key, value);
+    }
+    std::os::unix::process::CommandExt::process_group(&mut cmd, watch.child.id() as i32);
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()))
 }
 
 /// Sends `data_file` to `function`; the function's JSON answer, or the error output.
@@ -202,21 +293,7 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     );
     aws::create_workflow(&glue, &workflow).await;
 
-    // Build first (cheap when the tests' build made them), so that the first invoke does not
-    // wait for a compile.
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "export-copier",
-            "-p",
-            "export-trigger",
-            "--bins",
-        ])
-        .current_dir(workspace())
-        .status()
-        .unwrap();
-    assert!(status.success(), "building the Lambda binaries failed");
+    let bins = lambda_bin_dir();
 
     let port = liberator_tests::servers::free_port();
     let log = std::env::temp_dir().join(format!("liberator-cargo-lambda-watch-{port}.log"));
@@ -240,6 +317,7 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     cmd.args([
         "lambda",
         "watch",
+        "--only-lambda-apis",
         "--ignore-changes",
         "--invoke-address",
         "127.0.0.1",
@@ -249,18 +327,20 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     .current_dir(workspace())
     .stdin(Stdio::null())
     .stdout(log_file.try_clone().unwrap())
-    .stderr(log_file);
-    for v in &vars {
-        cmd.arg("--env-var").arg(v);
-    }
+    .stderr(log_file.try_clone().unwrap());
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let watch = Watch {
+    let mut watch = Watch {
         child: cmd.spawn().expect("starting cargo lambda watch"),
         log,
+        functions: Vec::new(),
     };
+    wait_listening(port, &watch);
+    for function in ["export-copier", "export-trigger"] {
+        let child = start_function(&bins, function, port, &vars, &log_file, &watch);
+        watch.functions.push(child);
+    }
 
-    // The emulator takes a moment to listen; the first invoke also compiles (cached) and
-    // starts the function.
+    // The functions poll the emulator for their first event.
     let event = events().join("rds-event-0161-export-completed.json");
     let first = invoke_when_up(&cl, port, "export-copier", &event, &watch);
     assert_eq!(

@@ -4,7 +4,7 @@
 //! panics on it (exit status 101, a panic message on stderr): `engine verify … | head` would
 //! look like a crash. Restoring the default SIGPIPE action instead would also kill the process
 //! when a peer closes a TCP connection under a vectored write, so this module handles the
-//! error where it happens: [`print`]/[`eprint`] (and the [`outln!`](crate::outln) /
+//! error where it happens: [`print()`]/[`eprint()`] (and the [`outln!`](crate::outln) /
 //! [`errln!`](crate::errln) macros) exit with status 141, what a shell reports for a process
 //! ended by SIGPIPE, and [`install`] adds a panic hook doing the same for a `println!`
 //! anywhere else.
