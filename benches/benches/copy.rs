@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use liberator_benches::data::{self, EXPORT_ID, Shape};
-use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, Location, NoProgress, AwsOptions};
+use liberator_engine::{
+    AwsOptions, Engine, EngineConfig, ExportId, ExportRequest, Location, NoProgress,
+};
 
 fn copy(c: &mut Criterion) {
     let endpoint = std::env::var("LIBERATOR_SEAWEED_ENDPOINT").expect(
@@ -56,6 +58,7 @@ fn copy(c: &mut Criterion) {
     let request = ExportRequest {
         export_id: ExportId::parse(EXPORT_ID).unwrap(),
         import_date: None,
+        task: None,
         source,
         target,
     };

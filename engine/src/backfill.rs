@@ -100,6 +100,7 @@ pub async fn backfill(
         let request = ExportRequest {
             export_id: ExportId::parse(id)?,
             import_date: None,
+            task: None,
             source: source.clone(),
             target: target.clone(),
         };

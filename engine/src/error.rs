@@ -86,6 +86,11 @@ pub enum Error {
         source: object_store::Error,
     },
 
+    /// The export's completeness could not be checked: its metadata is missing or
+    /// malformed (the message names the file).
+    #[error("completeness check: {0}")]
+    Completeness(String),
+
     /// The run was stopped (deadline or cancellation) before it finished.
     #[error("stopped before the export was finished: {0}")]
     Interrupted(String),

@@ -20,6 +20,7 @@
 //!         ExportRequest {
 //!             export_id: ExportId::parse("sql-to-parquet-24-06-04-101500")?,
 //!             import_date: None,
+//!             task: None,
 //!             source,
 //!             target,
 //!         },

@@ -1,7 +1,7 @@
 //! Metric names, in one place so dashboards and alarms have one list to follow.
 //!
-//! Recorded through the `metrics` facade: the CLI installs no exporter (the report carries
-//! the same numbers); the copier Lambda renders them in CloudWatch Embedded Metric Format.
+//! Recorded through the `metrics` facade: the CLI prints a summary of them on stderr; the
+//! Lambdas render them in CloudWatch Embedded Metric Format.
 
 /// Objects seen by the listing (counter).
 pub const OBJECTS_LISTED: &str = "liberator_objects_listed_total";
@@ -23,5 +23,8 @@ pub const THROTTLES: &str = "liberator_throttles_total";
 pub const CONCURRENCY_LIMIT: &str = "liberator_concurrency_limit";
 /// Seconds per object, from first request to verified copy (histogram).
 pub const OBJECT_SECONDS: &str = "liberator_object_seconds";
+/// Tables of the last export checked that did not land whole (gauge): the alarm on a
+/// partial day watches it.
+pub const TABLES_INCOMPLETE: &str = "liberator_tables_incomplete";
 /// Seconds per export (histogram).
 pub const EXPORT_SECONDS: &str = "liberator_export_seconds";

@@ -57,6 +57,11 @@ pub struct Report {
     /// removed, or (dry run) that would be removed. Empty with `keep_other_files`.
     #[serde(default)]
     pub removed: Vec<String>,
+    /// Table by table: rows expected (and from which witness), rows landed, the export's
+    /// status. `None` when the check did not run (verification off, a run that stopped
+    /// early); a failing table is also listed in `failures`.
+    #[serde(default)]
+    pub completeness: Option<crate::completeness::Completeness>,
 }
 
 impl Report {
@@ -142,6 +147,9 @@ impl fmt::Display for Report {
                 )?;
             }
         }
+        if let Some(c) = &self.completeness {
+            write!(f, "{c}")?;
+        }
         if !self.removed.is_empty() {
             let verb = if self.dry_run {
                 "would remove"
@@ -164,7 +172,13 @@ impl fmt::Display for Report {
                 )?;
             }
         }
-        for failure in &self.failures {
+        // Failing tables and export problems were shown by the completeness section.
+        let shown = |failure: &Failure| {
+            self.completeness.as_ref().is_some_and(|c| {
+                c.failing().any(|t| t.table == failure.key) || c.problems.contains(&failure.reason)
+            })
+        };
+        for failure in self.failures.iter().filter(|x| !shown(x)) {
             writeln!(f, "  FAILED {}: {}", failure.key, failure.reason)?;
         }
         Ok(())

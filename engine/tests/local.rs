@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use liberator_engine::metrics as names;
-use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, Location, NoProgress, AwsOptions};
+use liberator_engine::{
+    AwsOptions, Engine, EngineConfig, ExportId, ExportRequest, Location, NoProgress,
+};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
@@ -37,10 +39,14 @@ fn a_local_copy_records_metrics_and_lands_the_partition_layout() {
                 let request = ExportRequest {
                     export_id: ExportId::parse(id).unwrap(),
                     import_date: None,
+                    task: None,
                     source: source.clone(),
                     target: target.clone(),
                 };
-                engine.land_export(request, Arc::new(NoProgress)).await.unwrap()
+                engine
+                    .land_export(request, Arc::new(NoProgress))
+                    .await
+                    .unwrap()
             })
     });
     assert!(report.passed(), "{report}");

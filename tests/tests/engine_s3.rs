@@ -8,7 +8,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
 use liberator_engine::layout::{Layout, Mapped};
 use liberator_engine::{
-    EngineConfig, ExportRequest, ExportId, Location, NoProgress, Report, RetryConfig,
+    EngineConfig, ExportId, ExportRequest, Location, NoProgress, Report, RetryConfig,
 };
 use liberator_fixtures::sample::{SampleSpec, SampleTable, parquet_file, write_sample_export};
 use liberator_tests::{
@@ -59,6 +59,7 @@ impl Fixture {
         let request = ExportRequest {
             export_id: ExportId::parse(EXPORT).unwrap(),
             import_date: None,
+            task: None,
             source: self.source(),
             target: self.target(),
         };
@@ -441,6 +442,7 @@ async fn copies_start_before_the_listing_ends() {
     let request = ExportRequest {
         export_id: ExportId::parse(EXPORT).unwrap(),
         import_date: None,
+        task: None,
         source: f.source(),
         target: f.target(),
     };

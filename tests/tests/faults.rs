@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use liberator_engine::{
-    EngineConfig, ExportRequest, ExportId, Location, NoProgress, Report, RetryConfig,
+    EngineConfig, ExportId, ExportRequest, Location, NoProgress, Report, RetryConfig,
 };
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::proxy::ProxyStats;
@@ -35,6 +35,7 @@ async fn copy(endpoint: &str, src: &str, dst: &str, config: EngineConfig) -> Rep
     let request = ExportRequest {
         export_id: ExportId::parse(EXPORT).unwrap(),
         import_date: None,
+        task: None,
         source: Location::parse(&format!("s3://{src}")).unwrap(),
         target: Location::parse(&format!("s3://{dst}/landing")).unwrap(),
     };

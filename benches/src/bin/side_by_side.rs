@@ -13,7 +13,7 @@ use liberator_benches::data;
 use liberator_benches::tools::Tool;
 use liberator_benches::{Config, Level, Scenario, render, run_scenario};
 use liberator_engine::{
-    EngineConfig, ExportRequest, Engine, ExportId, LimiterConfig, Location, NoProgress, AwsOptions,
+    AwsOptions, Engine, EngineConfig, ExportId, ExportRequest, LimiterConfig, Location, NoProgress,
 };
 
 #[derive(Parser, Debug)]
@@ -266,6 +266,7 @@ async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
             ExportRequest {
                 export_id: ExportId::parse(&args.export_id)?,
                 import_date: None,
+                task: None,
                 source,
                 target,
             },

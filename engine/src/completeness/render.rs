@@ -86,21 +86,7 @@ impl fmt::Display for Completeness {
             )?;
         }
         for t in self.failing() {
-            write!(f, "  FAILED {}: {}", t.table, t.verdict)?;
-            if let Some(name) = &t.exported_as {
-                write!(f, " (exported as {name})")?;
-            }
-            match t.expected_rows {
-                Some(rows) => write!(f, "; expected {rows} rows ({})", t.expected_from)?,
-                None => write!(f, "; no expected row count")?,
-            }
-            writeln!(
-                f,
-                ", landed {} rows in {} file(s), export status {}",
-                t.landed_rows,
-                t.landed_files,
-                t.export_status.as_deref().unwrap_or("(unlisted)")
-            )?;
+            writeln!(f, "  FAILED {}: {t}", t.table)?;
         }
         for p in &self.problems {
             writeln!(f, "  PROBLEM {p}")?;
@@ -109,5 +95,26 @@ impl fmt::Display for Completeness {
             writeln!(f, "  note: {n}")?;
         }
         Ok(())
+    }
+}
+
+/// One table's verdict with both counts: what a failing table is reported as.
+impl fmt::Display for TableCompleteness {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.verdict)?;
+        if let Some(name) = &self.exported_as {
+            write!(f, " (exported as {name})")?;
+        }
+        match self.expected_rows {
+            Some(rows) => write!(f, "; expected {rows} rows ({})", self.expected_from)?,
+            None => write!(f, "; no expected row count")?,
+        }
+        write!(
+            f,
+            ", landed {} rows in {} file(s), export status {}",
+            self.landed_rows,
+            self.landed_files,
+            self.export_status.as_deref().unwrap_or("(unlisted)")
+        )
     }
 }

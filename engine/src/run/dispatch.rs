@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::complete;
 use super::object::process;
 use super::prune;
 use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome};
@@ -186,6 +187,41 @@ pub(super) async fn run(
                 d.report.non_parquet
             ),
         });
+    }
+    if d.report.complete && cfg.verify && d.report.listed > 0 {
+        let checked = complete::check(
+            &store,
+            &src_bucket,
+            &d.layout,
+            req.export_id.as_str(),
+            cfg.manifests.as_ref(),
+            req.task.as_ref(),
+            &d.report,
+        )
+        .await;
+        match checked {
+            Ok(c) => {
+                for t in c.failing() {
+                    tracing::error!(table = %t.table, verdict = ?t.verdict, expected = ?t.expected_rows, landed = t.landed_rows, "table incomplete");
+                    d.report.failures.push(Failure {
+                        key: t.table.clone(),
+                        reason: t.to_string(),
+                    });
+                }
+                for p in &c.problems {
+                    d.report.failures.push(Failure {
+                        key: d.layout.export_root().to_string(),
+                        reason: p.clone(),
+                    });
+                }
+                metrics::gauge!(names::TABLES_INCOMPLETE).set(c.failing().count() as f64);
+                d.report.completeness = Some(c);
+            }
+            Err(e) => d.report.failures.push(Failure {
+                key: d.layout.export_root().to_string(),
+                reason: e.to_string(),
+            }),
+        }
     }
     let clean = d.report.passed() || d.report.dry_run && d.report.failures.is_empty();
     if clean && !cfg.keep_other_files {

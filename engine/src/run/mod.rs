@@ -3,6 +3,7 @@
 //! the run; [`Engine::land_object`] lands one object outside any run (S3 Batch Operations
 //! tasks, tools).
 
+mod complete;
 mod dispatch;
 mod object;
 mod prune;
@@ -16,6 +17,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::completeness::ExportOutcome;
 use crate::copy::{CopyPlan, ObjectTask};
 use crate::error::{Error, Result};
 use crate::export_id::ExportId;
@@ -66,6 +68,11 @@ pub struct EngineConfig {
     pub dry_run: bool,
     /// Default [`FailurePolicy::Continue`].
     pub failure_policy: FailurePolicy,
+    /// Where the restore task writes its manifests (`<prefix><snapshot-id>.json`): the
+    /// rows each table held, compared with the rows landed. Default: none, so only the
+    /// export's own table list and statuses are checked (historic exports), which the
+    /// report says.
+    pub manifests: Option<Location>,
     /// Leave files of other exports in this export's date partitions. Default false: after
     /// a complete, checked landing they are removed (listed in the report), so landing a
     /// date again replaces it instead of adding its rows twice.
@@ -87,6 +94,7 @@ impl Default for EngineConfig {
             dry_run: false,
             failure_policy: FailurePolicy::Continue,
             keep_other_files: false,
+            manifests: None,
         }
     }
 }
@@ -101,6 +109,10 @@ pub struct ExportRequest {
     pub source: Location,
     /// Landing bucket and prefix.
     pub target: Location,
+    /// The export task as DescribeExportTasks reported it (status, `WarningMessage`,
+    /// `FailureCause`), when the caller asked (the copier does); it overlays what the
+    /// export's own `export_info_*.json` says. `None`: the file alone.
+    pub task: Option<ExportOutcome>,
 }
 
 /// What happened to one object.

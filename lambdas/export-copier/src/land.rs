@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use liberator_engine::{ExportRequest, Engine, ExportId, Location, NoProgress, Report};
+use liberator_engine::{Engine, ExportId, ExportRequest, Location, NoProgress, Report};
 
 use crate::{Config, Error, Invocation};
 
@@ -125,6 +125,7 @@ async fn copy(
     let request = ExportRequest {
         export_id: export_id.clone(),
         import_date: None,
+        task: None,
         source: loc(&config.source_bucket, &config.source_prefix)?,
         target: loc(&config.target_bucket, &config.target_prefix)?,
     };

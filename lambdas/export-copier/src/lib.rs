@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 use liberator_engine::limiter::Limiter;
 use liberator_engine::store::S3Store;
-use liberator_engine::{EngineConfig, Engine, Store};
+use liberator_engine::{Engine, EngineConfig, Store};
 use liberator_lambda_common::{Clients, emf};
 use serde::Serialize;
 use serde_json::Value;

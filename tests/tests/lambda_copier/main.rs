@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use export_copier::reinvoke::RecordReinvoke;
 use export_copier::{Answer, Config, Copier, Error, Invocation};
-use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_engine::{EngineConfig, Location};
+use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_tests::aws;
 use rand::Rng;
 use serde_json::{Value, json};

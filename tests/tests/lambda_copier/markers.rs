@@ -13,14 +13,24 @@ async fn moto_honours_conditional_writes_for_the_marker() {
     use liberator_engine::store::{ObjectStore, PutCondition, PutOutcome};
     assert!(matches!(
         store
-            .put(&bucket, "_liberator/m.json", "a".into(), &PutCondition::IfAbsent)
+            .put(
+                &bucket,
+                "_liberator/m.json",
+                "a".into(),
+                &PutCondition::IfAbsent
+            )
             .await
             .unwrap(),
         PutOutcome::Written { .. }
     ));
     assert_eq!(
         store
-            .put(&bucket, "_liberator/m.json", "b".into(), &PutCondition::IfAbsent)
+            .put(
+                &bucket,
+                "_liberator/m.json",
+                "b".into(),
+                &PutCondition::IfAbsent
+            )
             .await
             .unwrap(),
         PutOutcome::PreconditionFailed

@@ -4,7 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use liberator_engine::backfill::{BackfillFilter, backfill, discover};
 use liberator_engine::export_id::parse_date;
-use liberator_engine::{Engine, Report, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, Report};
 use liberator_telemetry::errln;
 
 use crate::args::{CopyArgs, Locations};

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 use liberator_engine::export_id::parse_date;
-use liberator_engine::{ExportRequest, Engine, ExportId, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, ExportId, ExportRequest};
 use liberator_telemetry::pipe;
 
 use crate::args::{CopyArgs, Locations};
@@ -36,6 +36,7 @@ impl Copy {
         let request = ExportRequest {
             export_id,
             import_date,
+            task: None,
             source,
             target,
         };

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 use liberator_engine::layout::{Layout, Mapped};
-use liberator_engine::{EngineConfig, ExportRequest, Engine, ExportId, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, EngineConfig, ExportId, ExportRequest};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_telemetry::{outln, pipe};
 
@@ -55,6 +55,7 @@ impl Demo {
         let request = ExportRequest {
             export_id: export_id.clone(),
             import_date: None,
+            task: None,
             source: source.clone(),
             target: target.clone(),
         };
@@ -68,7 +69,9 @@ impl Demo {
         let report_path = dir.join("report.json");
         write_json(Some(&report_path), &report)?;
         outln!("\n   JSON report: {}", report_path.display());
-        let rerun = engine.land_export(request, CliProgress::new(false, None)).await?;
+        let rerun = engine
+            .land_export(request, CliProgress::new(false, None))
+            .await?;
         outln!(
             "3. ran it again: copied {}, skipped {} (already landed)",
             rerun.copied,

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use liberator_engine::{EngineConfig, Engine, ExportId, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, EngineConfig, ExportId};
 use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_fixtures::mysql_async::OptsBuilder;
 use liberator_telemetry::errln;

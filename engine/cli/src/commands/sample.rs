@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use liberator_engine::{EngineConfig, Engine, ExportId, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, EngineConfig, ExportId};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
 use liberator_telemetry::errln;
 

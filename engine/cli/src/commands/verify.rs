@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 use liberator_engine::verify::verify_location;
-use liberator_engine::{EngineConfig, Engine, AwsOptions};
+use liberator_engine::{AwsOptions, Engine, EngineConfig};
 use liberator_telemetry::errln;
 
 use crate::output::{location, write_json};
