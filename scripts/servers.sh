@@ -29,6 +29,13 @@ install_mariadb() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends mariadb-server mariadb-client >/dev/null || true
     [ -x /usr/sbin/mariadbd ] || { echo "MariaDB install failed" >&2; return 1; }
   fi
+  # The restore's TLS tests make the server's certificates with the openssl command line.
+  if ! command -v openssl >/dev/null; then
+    echo "installing openssl from Debian"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null || true
+    command -v openssl >/dev/null || { echo "openssl install failed" >&2; return 1; }
+  fi
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -4,7 +4,10 @@
 //! Configuration comes from the environment with the replaced task's names. The password is
 //! read from `MYSQL_PASS` or a Secrets Manager secret (`MYSQL_PASS_SECRET_ID`) and has no
 //! command-line flag, so it can never show up in argv. Settings are checked before the first
-//! AWS call; AWS clients come from the one factory, `liberator-aws`.
+//! AWS call; AWS clients come from the one factory, `liberator-aws`. The database is spoken
+//! to over TLS verified with `MYSQL_CA_BUNDLE` (RDS's bundle in the image) unless
+//! `MYSQL_TLS=false`, and the AWS SDK's sensitive response bodies are never logged, even with
+//! `LOG_SENSITIVE_BODIES=true`.
 //!
 //! SIGTERM (ECS stopping the task) and SIGINT stop the run: see [`crate::stop`]. The exit
 //! status is then 128 + the signal's number (143, 130).
@@ -49,16 +52,17 @@ pub struct Args {
     /// Database to (re)create and load into, unless the dump says `USE` another.
     #[arg(long, env = "DB_NAME", default_value = "liberator")]
     db_name: String,
-    /// Talk TLS to the database.
+    /// Talk TLS to the database: a server that offers no TLS is refused, and its certificate
+    /// must chain to MYSQL_CA_BUNDLE (or a built-in root) and name MYSQL_HOST. Default true.
     #[arg(long, env = "MYSQL_TLS", default_value_t = true, action = clap::ArgAction::Set)]
     mysql_tls: bool,
-    /// CA bundle to verify the server (the image ships RDS's global bundle here).
-    #[arg(
-        long,
-        env = "MYSQL_CA_BUNDLE",
-        default_value = "/etc/ssl/certs/rds-global-bundle.pem"
-    )]
-    mysql_ca_bundle: PathBuf,
+    /// CA bundle (PEM) to verify the server with, trusted alongside the built-in web PKI roots
+    /// (RDS Proxy's ACM certificates chain to those). Default
+    /// /etc/ssl/certs/rds-global-bundle.pem, where the image ships RDS's global bundle; when
+    /// that default file is absent only the built-in roots are used, with a warning. A path
+    /// set here that does not exist is an error.
+    #[arg(long, env = "MYSQL_CA_BUNDLE")]
+    mysql_ca_bundle: Option<PathBuf>,
     #[arg(long, env = "RDS_INSTANCE_ID")]
     rds_instance_id: Option<String>,
     #[arg(long, env = "BUCKET_NAME")]
@@ -139,23 +143,49 @@ pub async fn main(args: Args, started: DateTime<Utc>) -> ExitCode {
     }
 }
 
+/// Logs to stderr at `RUST_LOG` (default `info`), never printing an HTTP response body the
+/// AWS SDK marks sensitive: see [`sensitive_bodies_dropped`].
 fn init_tracing(json: bool) {
-    let filter =
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
+    use tracing_subscriber::prelude::*;
+
+    let env =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
+    let drop_bodies = sensitive_bodies_dropped();
+    let bodies = filter_fn(move |meta| !(drop_bodies && is_sdk_response(meta)));
+    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let layer = match json {
+        true => layer.json().boxed(),
+        false => layer.boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(layer.with_filter(env.and(bodies)))
+        .init();
+    if drop_bodies {
+        tracing::warn!(
+            "LOG_SENSITIVE_BODIES is set: the AWS SDK's HTTP responses are not logged, since one holds the database password"
+        );
     }
+}
+
+/// Whether `LOG_SENSITIVE_BODIES=true` asks the AWS SDK to print, at trace level, response
+/// bodies it otherwise redacts, such as GetSecretValue's (the database password) and the
+/// container credentials' (the task role's keys). The restore then drops those events.
+fn sensitive_bodies_dropped() -> bool {
+    std::env::var("LOG_SENSITIVE_BODIES").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// An event of the SDK's orchestrator that prints an HTTP response (`response = ?..`).
+fn is_sdk_response(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_event()
+        && meta.target().starts_with("aws_smithy_runtime")
+        && meta.fields().field("response").is_some()
 }
 
 /// Runs the binary: `--from-file` loads a local file and stops; otherwise the whole task.
 /// `started` is the task's start (the snapshot's timestamp); `stop` abandons the load.
 pub async fn run(args: Args, started: DateTime<Utc>, stop: Stop) -> anyhow::Result<()> {
-    let mysql = mysql_config(&args);
+    let mysql = mysql_config(&args)?;
     let load = LoadConfig {
         workers: args.workers,
         statements_per_commit: args.statements_per_commit,
@@ -228,22 +258,39 @@ fn aws_options() -> AwsOptions {
     }
 }
 
-/// Database settings without the password.
-fn mysql_config(args: &Args) -> MysqlConfig {
+/// Where the image ships RDS's CA bundle: MYSQL_CA_BUNDLE's default.
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html>
+pub const DEFAULT_CA_BUNDLE: &str = "/etc/ssl/certs/rds-global-bundle.pem";
+
+/// Database settings without the password. A CA bundle that was asked for and is missing
+/// is an error: falling back to the built-in roots would fail later, naming no file.
+fn mysql_config(args: &Args) -> anyhow::Result<MysqlConfig> {
     let (host, port) = match args.mysql_host.rsplit_once(':') {
         Some((h, p)) if p.parse::<u16>().is_ok() => {
             (h.to_string(), p.parse().unwrap_or(args.mysql_port))
         }
         _ => (args.mysql_host.clone(), args.mysql_port),
     };
-    let ca_bundle = args
-        .mysql_ca_bundle
-        .exists()
-        .then(|| args.mysql_ca_bundle.clone());
-    if args.mysql_tls && ca_bundle.is_none() {
-        tracing::warn!(path = %args.mysql_ca_bundle.display(), "CA bundle not found; verifying with built-in roots");
-    }
-    MysqlConfig {
+    let ca_bundle = match (&args.mysql_ca_bundle, args.mysql_tls) {
+        (_, false) => None,
+        (Some(path), true) if !path.is_file() => {
+            bail!("MYSQL_CA_BUNDLE {} is not a file", path.display())
+        }
+        (Some(path), true) => Some(path.clone()),
+        (None, true) => {
+            let default = PathBuf::from(DEFAULT_CA_BUNDLE);
+            let found = default.is_file().then_some(default);
+            if found.is_none() {
+                tracing::warn!(
+                    path = DEFAULT_CA_BUNDLE,
+                    "CA bundle not found; verifying with built-in roots"
+                );
+            }
+            found
+        }
+    };
+    tracing::info!(host = %host, port, user = %args.mysql_user, tls = args.mysql_tls, ca_bundle = ?ca_bundle, "database connection");
+    Ok(MysqlConfig {
         host,
         port,
         user: args.mysql_user.clone(),
@@ -251,7 +298,7 @@ fn mysql_config(args: &Args) -> MysqlConfig {
         db_name: args.db_name.clone(),
         tls: args.mysql_tls,
         ca_bundle,
-    }
+    })
 }
 
 /// `MYSQL_PASS`, else the Secrets Manager secret (through `factory`), else none.

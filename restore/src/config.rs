@@ -49,10 +49,12 @@ pub struct MysqlConfig {
     /// Database the dump is loaded into (dropped and created first). Default `liberator`.
     pub db_name: String,
     /// Use TLS. Default `false` here (local servers); the `restore` binary defaults to `true`,
-    /// since RDS should only be spoken to over TLS.
+    /// since RDS should only be spoken to over TLS. With TLS a server that offers none is
+    /// refused, and its certificate must chain to a trusted root and name [`Self::host`].
     pub tls: bool,
     /// CA bundle (PEM) to verify the server with, e.g. RDS's global bundle shipped in the
-    /// image. Default `None`: the built-in web PKI roots.
+    /// image, trusted alongside the built-in web PKI roots (which RDS Proxy's ACM
+    /// certificates chain to). Default `None`: the built-in roots only.
     pub ca_bundle: Option<PathBuf>,
 }
 

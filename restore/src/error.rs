@@ -60,12 +60,14 @@ pub enum RestoreError {
         source: BoxError,
     },
 
-    /// Connecting to (or setting up a session on) the database failed.
-    #[error("connecting to MySQL at {host}:{port} as {user}")]
+    /// Connecting to (or setting up a session on) the database failed. `tls` says whether
+    /// TLS was asked for, so a refused certificate reads as such.
+    #[error("connecting to MySQL at {host}:{port} as {user} ({})", if *tls { "TLS" } else { "no TLS" })]
     Connect {
         host: String,
         port: u16,
         user: String,
+        tls: bool,
         #[source]
         source: mysql_async::Error,
     },

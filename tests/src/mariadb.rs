@@ -5,6 +5,7 @@
 //! The child is spawned from a thread that parks forever with `PR_SET_PDEATHSIG`, so the
 //! server dies with the test process (the signal fires when the spawning *thread* exits).
 //! A server that cannot be started panics: tests that need it fail, never skip.
+//! [`start`] runs another server of a test's own with [`ServerOptions`] (TLS).
 //!
 //! Also here: RDS helpers for the shared moto server and a small zip writer for test dumps.
 
@@ -94,13 +95,49 @@ fn remove_stale_roots() {
     }
 }
 
+/// A new directory kept for the life of the test process (a server's data, certificates
+/// it serves): Rust runs no destructor for statics, so the directories of test processes
+/// that are gone are removed here instead, by the next one.
+pub fn process_dir() -> PathBuf {
+    remove_stale_roots();
+    let root = tempfile::Builder::new()
+        .prefix(ROOT_PREFIX)
+        .tempdir()
+        .expect("temp dir")
+        .keep();
+    std::fs::write(root.join(OWNER_FILE), std::process::id().to_string()).expect("owner file");
+    root
+}
+
 /// The test binary's MariaDB server, started on first use.
 pub fn mariadb() -> &'static MariaDb {
     static SERVER: OnceLock<MariaDb> = OnceLock::new();
-    SERVER.get_or_init(start_mariadb)
+    SERVER.get_or_init(|| start(&ServerOptions::default()))
 }
 
-fn start_mariadb() -> MariaDb {
+/// How [`start`] runs a server. The default is what [`mariadb`] runs: plaintext only.
+#[derive(Debug, Clone, Default)]
+pub struct ServerOptions {
+    /// Serve TLS with these files. Default `None`: no TLS.
+    pub tls: Option<ServerTls>,
+}
+
+/// PEM files for `--ssl-ca`, `--ssl-cert` and `--ssl-key`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// `--require-secure-transport=ON`: TCP clients without TLS are refused, as an RDS
+    /// parameter group with `require_secure_transport` does (the unix socket still works).
+    pub require_secure_transport: bool,
+}
+
+/// Starts a server of the caller's own, apart from [`mariadb`]'s, with the same test user;
+/// it dies with the test process. With [`ServerOptions::tls`], panics (with the server's
+/// log) unless the server really serves TLS: MariaDB starts without it when it cannot load
+/// the certificates.
+pub fn start(options: &ServerOptions) -> MariaDb {
     let mariadbd = find_binary("mariadbd")
         .or_else(|| find_binary("mysqld"))
         .expect(
@@ -109,24 +146,21 @@ fn start_mariadb() -> MariaDb {
     let install = find_binary("mariadb-install-db")
         .or_else(|| find_binary("mysql_install_db"))
         .expect("mariadb-install-db not found: apt-get install mariadb-server");
-    // Kept for the life of the process (the server dies with it, but Rust runs no destructor
-    // for statics): data dirs of test processes that are gone are removed here instead.
-    remove_stale_roots();
-    let root = tempfile::Builder::new()
-        .prefix("liberator-mariadb-")
-        .tempdir()
-        .expect("temp dir")
-        .keep();
-    std::fs::write(root.join(OWNER_FILE), std::process::id().to_string()).expect("owner file");
+    let root = process_dir();
     let datadir = root.join("data");
     let socket = root.join("mysqld.sock");
     let log = root.join("server.log");
+    // A tmpdir of its own: a starting server deletes every `#sql*` file in its tmpdir, which
+    // breaks another server's install running at the same time in a shared /tmp.
+    let tmpdir = root.join("tmp");
+    std::fs::create_dir(&tmpdir).expect("server tmpdir");
     let out = Command::new(&install)
         .arg("--no-defaults")
         .arg("--user=root")
         .arg(format!("--datadir={}", datadir.display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
+        .arg(format!("--tmpdir={}", tmpdir.display()))
         .output()
         .expect("run mariadb-install-db");
     assert!(
@@ -143,6 +177,7 @@ fn start_mariadb() -> MariaDb {
         .arg("--user=root")
         .arg(format!("--datadir={}", datadir.display()))
         .arg(format!("--socket={}", socket.display()))
+        .arg(format!("--tmpdir={}", tmpdir.display()))
         .arg(format!("--port={port}"))
         .arg("--bind-address=127.0.0.1")
         .arg(format!("--pid-file={}", root.join("mysqld.pid").display()))
@@ -150,8 +185,16 @@ fn start_mariadb() -> MariaDb {
         .arg("--innodb-log-file-size=32M")
         .arg("--innodb-flush-log-at-trx-commit=2")
         .arg("--max-allowed-packet=64M")
-        .arg("--skip-name-resolve")
-        .stdin(Stdio::null())
+        .arg("--skip-name-resolve");
+    if let Some(tls) = &options.tls {
+        cmd.arg(format!("--ssl-ca={}", tls.ca.display()))
+            .arg(format!("--ssl-cert={}", tls.cert.display()))
+            .arg(format!("--ssl-key={}", tls.key.display()));
+        if tls.require_secure_transport {
+            cmd.arg("--require-secure-transport=ON");
+        }
+    }
+    cmd.stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file);
     spawn_tied(cmd, "mariadbd");
@@ -165,7 +208,7 @@ fn start_mariadb() -> MariaDb {
         "CREATE USER 'restore'@'127.0.0.1' IDENTIFIED BY '{p}'; GRANT ALL PRIVILEGES ON *.* TO 'restore'@'127.0.0.1' WITH GRANT OPTION;",
         p = MariaDb::PASSWORD
     );
-    let start = Instant::now();
+    let started = Instant::now();
     loop {
         let out = Command::new(&admin)
             .arg("--no-defaults")
@@ -178,13 +221,30 @@ fn start_mariadb() -> MariaDb {
         if out.status.success() {
             break;
         }
-        if start.elapsed() > Duration::from_secs(30) {
+        if started.elapsed() > Duration::from_secs(30) {
             panic!(
-                "creating the test user failed: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "creating the test user failed: {}\nserver log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(&log).unwrap_or_default()
             );
         }
         std::thread::sleep(Duration::from_millis(200));
+    }
+    if options.tls.is_some() {
+        let out = Command::new(&admin)
+            .arg("--no-defaults")
+            .arg(format!("--socket={}", socket.display()))
+            .args(["-uroot", "-N", "-e", "SELECT @@have_ssl"])
+            .output()
+            .expect("run mariadb client");
+        let have_ssl = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            have_ssl,
+            "YES",
+            "the server did not enable TLS ({}); server log:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
     }
     MariaDb {
         port,

@@ -126,6 +126,7 @@ pub async fn connect(opts: &Opts) -> Result<Conn> {
             host: opts.ip_or_hostname().to_string(),
             port: opts.tcp_port(),
             user: opts.user().unwrap_or("").to_string(),
+            tls: opts.ssl_opts().is_some(),
             source,
         })
 }
