@@ -77,13 +77,13 @@ pub enum Error {
         reason: String,
     },
 
-    /// A local-filesystem (object_store) operation failed.
+    /// A local-filesystem operation failed.
     #[error("{op} on {path:?} failed: {source}")]
     Local {
         op: &'static str,
         path: String,
         #[source]
-        source: object_store::Error,
+        source: std::io::Error,
     },
 
     /// The export's completeness could not be checked: its metadata is missing or

@@ -11,7 +11,7 @@ use crate::layout::normalize_prefix;
 pub enum Location {
     /// `s3://bucket[/prefix]`.
     S3 { bucket: String, prefix: String },
-    /// A local folder (plain path or `file://`), served through object_store: the embedded
+    /// A local folder (plain path or `file://`), served through the file system: the embedded
     /// default that needs no server.
     Local { root: PathBuf, prefix: String },
 }

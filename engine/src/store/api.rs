@@ -1,6 +1,6 @@
 //! The storage seam: exactly the object operations the engine and the Lambdas need, as one
 //! trait. Implementations talk to one backend and make one attempt per call (S3 through the
-//! AWS SDK, a local folder through object_store, memory for fast tests); retries, the
+//! AWS SDK, a local folder through the file system, memory for fast tests); retries, the
 //! adaptive limiter and the counters are one wrapper around any of them
 //! ([`crate::store::Governed`]), and faults are injected by another
 //! ([`crate::store::Faulty`]), in the way object_store's `LimitStore`/`ThrottledStore`

@@ -59,12 +59,34 @@ async fn list_all(
     }
 }
 
+/// What a backend is held to where servers differ.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect {
+    /// Listings in UTF-8 byte order, as S3 documents
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>: "returned
+    /// in UTF-8 character encoding in lexicographical order"). SeaweedFS lists a folder's
+    /// subfolders depth-first instead (`a/b` before `a-b`); the engine needs only that one
+    /// table's keys come together, which every backend is held to.
+    pub byte_order: bool,
+}
+
+impl Default for Expect {
+    fn default() -> Self {
+        Expect { byte_order: true }
+    }
+}
+
 /// Runs every check against `store`, in `bucket` (which must exist and be empty).
 pub async fn run(store: Arc<dyn ObjectStore>, bucket: &str) {
+    run_with(store, bucket, Expect::default()).await
+}
+
+/// [`run`] with what this backend is held to.
+pub async fn run_with(store: Arc<dyn ObjectStore>, bucket: &str, expect: Expect) {
     let s = store.as_ref();
     let name = s.name();
     keys_round_trip(s, bucket).await;
-    listing_order_and_pages(s, bucket).await;
+    listing_order_and_pages(s, bucket, expect).await;
     conditional_writes(s, bucket).await;
     reads_and_deletes(s, bucket).await;
     copies(s, bucket).await;
@@ -106,7 +128,24 @@ async fn keys_round_trip(s: &dyn ObjectStore, bucket: &str) {
     }
 }
 
-async fn listing_order_and_pages(s: &dyn ObjectStore, bucket: &str) {
+/// Whether the keys under each folder (`a/`, `a/b/`, …) come together, as they do in byte
+/// order: what the engine's per-table dispatch needs.
+fn folders_contiguous(keys: &[String]) -> bool {
+    let mut folders: Vec<&str> = Vec::new();
+    for k in keys {
+        for (i, _) in k.match_indices('/') {
+            folders.push(&k[..=i]);
+        }
+    }
+    folders.iter().all(|f| {
+        let hits: Vec<usize> = (0..keys.len())
+            .filter(|&i| keys[i].starts_with(f))
+            .collect();
+        hits.windows(2).all(|w| w[1] == w[0] + 1)
+    })
+}
+
+async fn listing_order_and_pages(s: &dyn ObjectStore, bucket: &str, expect: Expect) {
     // '-' (0x2d) sorts before '/' (0x2f): a depth-first walk would list "a/…" first.
     let keys = [
         "ord/a-b",
@@ -126,7 +165,23 @@ async fn listing_order_and_pages(s: &dyn ObjectStore, bucket: &str) {
     want.sort();
     for page in [1, 2, 3, 1000] {
         let got = list_all(s, bucket, "ord/", page).await.unwrap();
-        assert_eq!(got, want, "{}: pages of {page}", s.name());
+        assert!(
+            folders_contiguous(&got),
+            "{}: pages of {page}: {got:?}",
+            s.name()
+        );
+        if expect.byte_order {
+            assert_eq!(got, want, "{}: pages of {page}", s.name());
+        } else {
+            let mut sorted = got.clone();
+            sorted.sort();
+            assert_eq!(
+                sorted,
+                want,
+                "{}: pages of {page}: every key once",
+                s.name()
+            );
+        }
     }
     assert_eq!(
         list_all(s, bucket, "ord/a/", 1000).await.unwrap(),

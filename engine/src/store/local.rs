@@ -1,81 +1,71 @@
-//! A local folder as a bucket, through object_store's `LocalFileSystem`: the embedded
-//! default (the README's first command and quick experiments need no server).
+//! A local folder as a bucket: the embedded default (the README's first command and quick
+//! experiments need no server).
 //!
-//! Keys map to files one path part at a time: each part goes through object_store's
-//! [`PathPart`] encoding on the way in and is percent-decoded on the way out, so a key with
-//! `%`, unicode, spaces, `+`, `#` or `$` lists as the same key it was written under (listing
-//! used to hand back the encoded form, and reading that back double-encoded it). Local
-//! files have no comparable ETag in listings, so the skip check falls back to size; copies
-//! are object_store's copy. Conditional writes: `IfAbsent` is object_store's create mode;
-//! `IfMatch` compares object_store's ETag (inode, mtime, size) under a process-wide lock,
-//! which is enough for one machine's tools and tests.
+//! Keys map to files verbatim, one path part per `/`-separated part of the key, so a file
+//! written by any other tool (an export synced down with `aws s3 sync`, say) is listed under
+//! the key S3 would give it, and a key with `%`, unicode, spaces, `+`, `#` or `$` is stored
+//! under exactly that name. (object_store's `LocalFileSystem`, used before, keeps such names
+//! percent-encoded on disk, and read back keys listed from other tools' files as different
+//! keys: an export with `liberator.ünïcode` and `liberator.pct%x` tables lost 12 of 30 files.)
+//! Parts S3 allows but a file system cannot hold (`.`, `..`, empty) are refused, naming the
+//! key.
+//!
+//! Writes go to a hidden temporary file in the same folder and are renamed into place, so a
+//! reader never sees half a file. Local files have no comparable ETag in listings and HEADs
+//! (the skip check falls back to size); whole reads and writes give a content hash as the
+//! version, so conditional writes work: `IfAbsent` links the temporary file into place
+//! (which fails if something is there), `IfMatch` compares the hash under a process-wide
+//! lock, which is enough for one machine's tools and tests.
 
+use std::io;
 use std::ops::Range;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::TryStreamExt;
-use object_store::local::LocalFileSystem;
-use object_store::path::{Path, PathPart};
-use object_store::{ObjectStore as _, ObjectStoreExt, PutMode, PutOptions, PutPayload};
-use percent_encoding::percent_decode_str;
 use tokio::sync::Mutex;
 
 use super::api::{
     CopyObject, CopyPart, GetOutput, ListPage, ListRequest, ObjectHead, ObjectInfo, ObjectStore,
     PutCondition, PutOutcome, Upload, WriteOptions,
 };
+use super::memory::content_etag;
 use crate::error::{Error, Result};
 
-/// The local filesystem, rooted at `/`; a "bucket" is a folder.
-#[derive(Debug, Clone)]
+/// Temporary files start with this; listings skip them.
+const TMP: &str = ".liberator-tmp-";
+
+/// The local filesystem; a "bucket" is a folder path.
+#[derive(Debug, Clone, Default)]
 pub struct LocalStore {
-    fs: Arc<LocalFileSystem>,
     /// Serialises `IfMatch` writes (read, compare, write).
     conditional: Arc<Mutex<()>>,
 }
 
-impl Default for LocalStore {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-fn parts(s: &str) -> impl Iterator<Item = PathPart<'static>> + '_ {
-    s.split('/')
-        .filter(|p| !p.is_empty())
-        .map(|p| PathPart::from(p.to_string()))
-}
-
-/// The object_store path of a key in a bucket folder.
-fn path(bucket: &str, key: &str) -> Path {
-    Path::from_iter(parts(bucket).chain(parts(key)))
-}
-
-/// The key of an object_store path under a bucket folder: decoded part by part.
-fn key_of(bucket_parts: usize, p: &Path) -> String {
-    p.parts()
-        .skip(bucket_parts)
-        .map(|part| {
-            percent_decode_str(part.as_ref())
-                .decode_utf8_lossy()
-                .into_owned()
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-fn local_err<'a>(op: &'static str, p: &'a Path) -> impl FnOnce(object_store::Error) -> Error + 'a {
+fn io_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> Error + 'a {
     move |source| Error::Local {
         op,
-        path: format!("/{p}"),
+        path: path.display().to_string(),
         source,
     }
 }
 
-fn not_found(e: &object_store::Error) -> bool {
-    matches!(e, object_store::Error::NotFound { .. })
+/// The file of `key` in the `bucket` folder.
+fn path(bucket: &str, key: &str) -> Result<PathBuf> {
+    let mut p = PathBuf::from(bucket);
+    for part in key.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(Error::Unsupported {
+                bucket: bucket.to_string(),
+                key: key.to_string(),
+                reason: "a local folder cannot hold a key with an empty, `.` or `..` path part"
+                    .into(),
+            });
+        }
+        p.push(part);
+    }
+    Ok(p)
 }
 
 fn unsupported(op: &str, bucket: &str, key: &str) -> Error {
@@ -86,7 +76,8 @@ fn unsupported(op: &str, bucket: &str, key: &str) -> Error {
     }
 }
 
-/// Cuts one page out of a sorted listing: entries after `continuation`, at most `max`.
+/// Cuts one page out of a listing: entries after `continuation` in key order, at most
+/// `max_keys`. Entries are `(key, Some(object))` or `(prefix, None)`.
 pub(crate) fn page_of(
     mut entries: Vec<(String, Option<ObjectInfo>)>,
     req: &ListRequest,
@@ -117,24 +108,80 @@ pub(crate) fn page_of(
     page
 }
 
-impl LocalStore {
-    pub fn new() -> Self {
-        LocalStore {
-            fs: Arc::new(LocalFileSystem::new()),
-            conditional: Arc::new(Mutex::new(())),
+/// Every file under `dir` whose key (relative to `root`, `/`-joined) starts with `prefix`;
+/// with `delimiter`, deeper keys fold into their common prefix. Names that are not UTF-8
+/// cannot be keys and are skipped with a warning.
+fn walk(
+    root: &Path,
+    dir: &Path,
+    rel: &str,
+    req: &ListRequest,
+    out: &mut Vec<(String, Option<ObjectInfo>)>,
+) -> io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            tracing::warn!(path = %entry.path().display(), "skipping a file whose name is not UTF-8");
+            continue;
+        };
+        if name.starts_with(TMP) {
+            continue;
+        }
+        let key = format!("{rel}{name}");
+        let is_dir = entry.file_type()?.is_dir();
+        if is_dir {
+            let sub = format!("{key}/");
+            // Only descend where keys can match the prefix.
+            if !(sub.starts_with(&req.prefix) || req.prefix.starts_with(&sub)) {
+                continue;
+            }
+            if req.delimiter.is_some()
+                && sub.starts_with(&req.prefix)
+                && sub.len() > req.prefix.len()
+            {
+                out.push((sub, None));
+                continue;
+            }
+            walk(root, &entry.path(), &sub, req, out)?;
+        } else if key.starts_with(&req.prefix) {
+            let size = entry.metadata()?.len();
+            out.push((
+                key.clone(),
+                Some(ObjectInfo {
+                    key,
+                    size,
+                    etag: None,
+                }),
+            ));
         }
     }
+    Ok(())
+}
 
-    async fn put_mode(&self, p: &Path, body: Bytes, mode: PutMode) -> Result<PutOutcome> {
-        let opts = PutOptions {
-            mode,
-            ..Default::default()
-        };
-        match self.fs.put_opts(p, PutPayload::from(body), opts).await {
-            Ok(r) => Ok(PutOutcome::Written { etag: r.e_tag }),
-            Err(object_store::Error::AlreadyExists { .. }) => Ok(PutOutcome::PreconditionFailed),
-            Err(e) => Err(local_err("write", p)(e)),
-        }
+/// Writes `body` to a temporary file beside `dst`.
+fn write_tmp(dst: &Path, body: &[u8]) -> io::Result<PathBuf> {
+    let dir = dst.parent().unwrap_or(Path::new("/"));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!("{TMP}{}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&tmp, body)?;
+    Ok(tmp)
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Interrupted(format!("local file task ended: {e}")))?
+}
+
+impl LocalStore {
+    pub fn new() -> Self {
+        Self::default()
     }
 }
 
@@ -148,87 +195,54 @@ impl ObjectStore for LocalStore {
         false
     }
 
-    /// Walks the folder under the prefix's last `/` once per page; S3's key order and
-    /// continuation semantics are kept by sorting the walk.
     async fn list_page(&self, req: &ListRequest) -> Result<ListPage> {
-        let bucket_parts = parts(&req.bucket).count();
-        let dir_key = req.prefix.rsplit_once('/').map_or("", |(d, _)| d);
-        let dir = path(&req.bucket, dir_key);
-        let mut entries = Vec::new();
-        if req.delimiter.is_some() {
-            let res = match self.fs.list_with_delimiter(Some(&dir)).await {
-                Ok(r) => r,
-                Err(e) if not_found(&e) => return Ok(ListPage::default()),
-                Err(e) => return Err(local_err("list", &dir)(e)),
-            };
-            for m in res.objects {
-                let key = key_of(bucket_parts, &m.location);
-                if key.starts_with(&req.prefix) {
-                    let info = ObjectInfo {
-                        key: key.clone(),
-                        size: m.size,
-                        etag: None,
-                    };
-                    entries.push((key, Some(info)));
-                }
-            }
-            for p in res.common_prefixes {
-                let key = format!("{}/", key_of(bucket_parts, &p));
-                if key.starts_with(&req.prefix) {
-                    entries.push((key, None));
-                }
-            }
-        } else {
-            let listed: Vec<_> = match self.fs.list(Some(&dir)).try_collect().await {
-                Ok(v) => v,
-                Err(e) if not_found(&e) => return Ok(ListPage::default()),
-                Err(e) => return Err(local_err("list", &dir)(e)),
-            };
-            for m in listed {
-                let key = key_of(bucket_parts, &m.location);
-                if key.starts_with(&req.prefix) {
-                    let info = ObjectInfo {
-                        key: key.clone(),
-                        size: m.size,
-                        etag: None,
-                    };
-                    entries.push((key, Some(info)));
-                }
-            }
-        }
-        Ok(page_of(entries, req))
+        let req = req.clone();
+        blocking(move || {
+            let root = PathBuf::from(&req.bucket);
+            let mut out = Vec::new();
+            walk(&root, &root, "", &req, &mut out).map_err(io_err("list", &root))?;
+            Ok(page_of(out, &req))
+        })
+        .await
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<Option<ObjectHead>> {
-        let p = path(bucket, key);
-        match self.fs.head(&p).await {
-            Ok(m) => Ok(Some(ObjectHead {
-                size: m.size,
+        let p = path(bucket, key)?;
+        match tokio::fs::metadata(&p).await {
+            Ok(m) if m.is_file() => Ok(Some(ObjectHead {
+                size: m.len(),
                 ..Default::default()
             })),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(local_err("head", &p)(e)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("head", &p)(e)),
         }
     }
 
     async fn get_range(&self, bucket: &str, key: &str, range: Range<u64>) -> Result<Bytes> {
-        let p = path(bucket, key);
-        self.fs
-            .get_range(&p, range)
-            .await
-            .map_err(local_err("read", &p))
+        let p = path(bucket, key)?;
+        blocking(move || {
+            use std::io::{Read, Seek, SeekFrom};
+            let mut f = std::fs::File::open(&p).map_err(io_err("read", &p))?;
+            f.seek(SeekFrom::Start(range.start))
+                .map_err(io_err("read", &p))?;
+            let mut buf = vec![0; (range.end - range.start) as usize];
+            f.read_exact(&mut buf).map_err(io_err("read", &p))?;
+            Ok(Bytes::from(buf))
+        })
+        .await
     }
 
     async fn get(&self, bucket: &str, key: &str) -> Result<Option<GetOutput>> {
-        let p = path(bucket, key);
-        let res = match self.fs.get(&p).await {
-            Ok(r) => r,
-            Err(e) if not_found(&e) => return Ok(None),
-            Err(e) => return Err(local_err("read", &p)(e)),
-        };
-        let etag = res.meta.e_tag.clone();
-        let body = res.bytes().await.map_err(local_err("read", &p))?;
-        Ok(Some(GetOutput { body, etag }))
+        let p = path(bucket, key)?;
+        match tokio::fs::read(&p).await {
+            Ok(body) => Ok(Some(GetOutput {
+                etag: Some(content_etag(&body)),
+                body: Bytes::from(body),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read", &p)(e)),
+        }
     }
 
     async fn put(
@@ -238,41 +252,65 @@ impl ObjectStore for LocalStore {
         body: Bytes,
         condition: &PutCondition,
     ) -> Result<PutOutcome> {
-        let p = path(bucket, key);
-        match condition {
-            PutCondition::None => self.put_mode(&p, body, PutMode::Overwrite).await,
-            PutCondition::IfAbsent => self.put_mode(&p, body, PutMode::Create).await,
-            PutCondition::IfMatch(etag) => {
-                let _guard = self.conditional.lock().await;
-                match self.fs.head(&p).await {
-                    Ok(m) if m.e_tag.as_deref() == Some(etag.as_str()) => {
-                        self.put_mode(&p, body, PutMode::Overwrite).await
+        let p = path(bucket, key)?;
+        let _guard = match condition {
+            PutCondition::IfMatch(_) => Some(self.conditional.lock().await),
+            _ => None,
+        };
+        let condition = condition.clone();
+        blocking(move || {
+            if let PutCondition::IfMatch(want) = &condition {
+                match std::fs::read(&p) {
+                    Ok(current) if content_etag(&current) == *want => {}
+                    Ok(_) => return Ok(PutOutcome::PreconditionFailed),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        return Ok(PutOutcome::PreconditionFailed);
                     }
-                    Ok(_) => Ok(PutOutcome::PreconditionFailed),
-                    Err(e) if not_found(&e) => Ok(PutOutcome::PreconditionFailed),
-                    Err(e) => Err(local_err("head", &p)(e)),
+                    Err(e) => return Err(io_err("read", &p)(e)),
                 }
             }
-        }
+            let tmp = write_tmp(&p, &body).map_err(io_err("write", &p))?;
+            let placed = if condition == PutCondition::IfAbsent {
+                let linked = std::fs::hard_link(&tmp, &p);
+                let _ = std::fs::remove_file(&tmp);
+                match linked {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        return Ok(PutOutcome::PreconditionFailed);
+                    }
+                    other => other,
+                }
+            } else {
+                std::fs::rename(&tmp, &p)
+            };
+            placed.map_err(io_err("write", &p))?;
+            Ok(PutOutcome::Written {
+                etag: Some(content_etag(&body)),
+            })
+        })
+        .await
     }
 
     async fn delete(&self, bucket: &str, key: &str) -> Result<()> {
-        let p = path(bucket, key);
-        match self.fs.delete(&p).await {
+        let p = path(bucket, key)?;
+        match tokio::fs::remove_file(&p).await {
             Ok(()) => Ok(()),
-            Err(e) if not_found(&e) => Ok(()),
-            Err(e) => Err(local_err("delete", &p)(e)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_err("delete", &p)(e)),
         }
     }
 
     async fn copy_object(&self, req: &CopyObject<'_>) -> Result<Option<String>> {
-        let from = path(req.src_bucket, req.src_key);
-        let to = path(req.dst_bucket, req.dst_key);
-        self.fs
-            .copy(&from, &to)
-            .await
-            .map_err(local_err("copy", &from))?;
-        Ok(None)
+        let from = path(req.src_bucket, req.src_key)?;
+        let to = path(req.dst_bucket, req.dst_key)?;
+        blocking(move || {
+            let dir = to.parent().unwrap_or(Path::new("/"));
+            std::fs::create_dir_all(dir).map_err(io_err("copy", &to))?;
+            let tmp = dir.join(format!("{TMP}{}", uuid::Uuid::new_v4().simple()));
+            std::fs::copy(&from, &tmp).map_err(io_err("copy", &from))?;
+            std::fs::rename(&tmp, &to).map_err(io_err("copy", &to))?;
+            Ok(None)
+        })
+        .await
     }
 
     async fn create_multipart(

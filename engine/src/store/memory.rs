@@ -49,7 +49,7 @@ pub struct MemoryStore {
 }
 
 /// A 32-hex-digit content hash, shaped like S3's MD5 ETag.
-fn content_etag(body: &[u8]) -> String {
+pub(crate) fn content_etag(body: &[u8]) -> String {
     let mut a = DefaultHasher::new();
     body.hash(&mut a);
     let mut b = DefaultHasher::new();

@@ -1,5 +1,5 @@
 //! The object stores the engine talks to, behind one seam ([`ObjectStore`]): S3 (any
-//! S3-compatible endpoint) through the AWS SDK, a local folder through object_store, and
+//! S3-compatible endpoint) through the AWS SDK, a local folder through the file system, and
 //! memory for fast tests. [`Governed`] wraps any of them with retries, the adaptive limiter
 //! and counters; [`Faulty`] injects faults on either side of the store. [`Store`] is the
 //! governed handle the engine, the Lambdas and the tools use.
