@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use liberator_engine::{AwsOptions, Engine, EngineConfig, ExportId};
-use liberator_fixtures::export_local::{LocalExportConfig, export_database};
+use liberator_fixtures::export_local::{Layout, LocalExportConfig, export_database};
 use liberator_fixtures::mysql_async::OptsBuilder;
 use liberator_telemetry::errln;
 
@@ -28,6 +28,21 @@ pub struct ExportLocal {
     pub user: String,
     #[arg(long, default_value_t = 100_000)]
     pub rows_per_file: usize,
+    /// Files per batch folder (`1/`, `2/`, …); 0 keeps every file in `1/`.
+    #[arg(long, default_value_t = 0)]
+    pub files_per_batch: usize,
+    /// Step between partition numbers (2 leaves gaps: part-00000, part-00002, …).
+    #[arg(long, default_value_t = 1)]
+    pub partition_step: usize,
+    /// Step between batch numbers (2 leaves gaps: 1/, 3/, …).
+    #[arg(long, default_value_t = 1)]
+    pub batch_step: usize,
+    /// The older layout: no batch folders.
+    #[arg(long)]
+    pub flat: bool,
+    /// Entries per export_tables_info file.
+    #[arg(long, default_value_t = 100)]
+    pub tables_per_info_file: usize,
 }
 
 impl ExportLocal {
@@ -45,6 +60,15 @@ impl ExportLocal {
         let engine = Engine::connect(&loc, &loc, s3, EngineConfig::default()).await?;
         let config = LocalExportConfig {
             rows_per_file: self.rows_per_file,
+            files_per_batch: self.files_per_batch,
+            partition_step: self.partition_step,
+            batch_step: self.batch_step,
+            layout: if self.flat {
+                Layout::Flat
+            } else {
+                Layout::Batched
+            },
+            tables_per_info_file: self.tables_per_info_file,
             ..LocalExportConfig::default()
         };
         let summary = export_database(
@@ -59,6 +83,9 @@ impl ExportLocal {
         .with_context(|| format!("exporting database {}", self.database))?;
         for (table, rows) in &summary.tables {
             errln!("  {table:<40} {rows:>10} rows");
+        }
+        for (table, reason) in &summary.skipped {
+            errln!("  {table:<40} SKIPPED: {reason}");
         }
         errln!(
             "exported {} tables to {} Parquet files ({} bytes) under {}",
