@@ -46,6 +46,11 @@ pub struct Config {
     /// `MARKER_PREFIX`: folder of the exactly-once markers in the landing bucket. Default
     /// `_liberator/glue-runs/`.
     pub marker_prefix: String,
+    /// `MANIFEST_LOCATION`: where the restore task writes its manifests
+    /// (`s3://bucket/prefix/`, the manifest of snapshot S at `<prefix>S.json`); landed rows
+    /// are checked against them. Default none: only the export's own table list and
+    /// statuses are checked, which every report then says.
+    pub manifests: Option<liberator_engine::Location>,
     /// Endpoint overrides (tests). Default none: the SDK's resolution, which honours
     /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
     pub endpoints: Endpoints,
@@ -64,6 +69,7 @@ impl Default for Config {
             target_kms_key_id: None,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             marker_prefix: marker::DEFAULT_MARKER_PREFIX.into(),
+            manifests: None,
             endpoints: Endpoints::default(),
         }
     }
@@ -101,6 +107,19 @@ impl Config {
             target_kms_key_id: env::optional("TARGET_KMS_KEY_ID"),
             deadline_margin: Duration::from_secs(margin),
             marker_prefix: env::optional("MARKER_PREFIX").unwrap_or(d.marker_prefix),
+            manifests: match env::optional("MANIFEST_LOCATION") {
+                None => None,
+                Some(m) => match liberator_engine::Location::parse(&m) {
+                    Ok(loc) if loc.is_s3() => Some(loc),
+                    _ => {
+                        return Err(liberator_lambda_common::Error::Env {
+                            name: "MANIFEST_LOCATION",
+                            reason: format!("{m:?} is not an s3://bucket/prefix/ location"),
+                        }
+                        .into());
+                    }
+                },
+            },
             endpoints: d.endpoints,
         })
     }

@@ -68,6 +68,16 @@ pub enum Error {
         first: String,
     },
 
+    /// Everything copied, but the day is not whole: a table the export skipped or failed,
+    /// one missing from the export, or landed rows that differ from the restore manifest.
+    /// The Glue workflow is not started.
+    #[error("export {export_id} is not complete, so the Glue workflow was not started: {}", tables.join("; "))]
+    ExportIncomplete {
+        export_id: String,
+        /// Each failing table with its expected and landed rows, and export-level problems.
+        tables: Vec<String>,
+    },
+
     /// The deadline came and the remainder could not be handed on.
     #[error(
         "export {export_id}: stopped before the deadline and could not re-invoke {function:?}: {detail}"
@@ -132,6 +142,7 @@ impl Error {
             Error::ExportNotComplete { .. } => "ExportNotComplete",
             Error::Engine { .. } => "Engine",
             Error::CopyFailed { .. } => "CopyFailed",
+            Error::ExportIncomplete { .. } => "ExportIncomplete",
             Error::Reinvoke { .. } => "Reinvoke",
             Error::Marker { .. } => "Marker",
             Error::MarkerWithoutRun { .. } => "MarkerWithoutRun",

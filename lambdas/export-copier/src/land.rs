@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use liberator_engine::completeness::ExportOutcome;
 use liberator_engine::{Engine, ExportId, ExportRequest, Location, NoProgress, Report};
 
 use crate::{Config, Error, Invocation};
@@ -18,12 +19,14 @@ pub enum Landed {
 }
 
 /// `None` when the export is complete; `Some(status)` when it FAILED or was CANCELED;
-/// an error when it is still running or cannot be found (so Lambda retries).
+/// an error when it is still running or cannot be found (so Lambda retries). With it, the
+/// task's status, `WarningMessage` and `FailureCause`, which the completeness check weighs
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ExportTask.html>).
 pub async fn confirm_export(
     rds: &aws_sdk_rds::Client,
     id: &str,
     source_arn: &str,
-) -> Result<Option<String>, Error> {
+) -> Result<(Option<String>, ExportOutcome), Error> {
     let out = rds
         .describe_export_tasks()
         .export_task_identifier(id)
@@ -55,16 +58,24 @@ pub async fn confirm_export(
             export_id: id.into(),
         })?;
     let status = task.status().unwrap_or("").to_string();
+    let outcome = ExportOutcome {
+        status: task.status().map(str::to_string),
+        warning_message: task.warning_message().map(str::to_string),
+        failure_cause: task.failure_cause().map(str::to_string),
+    };
+    if let Some(w) = &outcome.warning_message {
+        tracing::warn!(warning = %w, "the export task has a warning");
+    }
     // moto reports `complete`; AWS documents `COMPLETE`.
     match status.to_ascii_uppercase().as_str() {
-        "COMPLETE" => Ok(None),
+        "COMPLETE" => Ok((None, outcome)),
         "FAILED" | "CANCELED" | "CANCELLED" => {
             tracing::warn!(
                 status,
                 failure_cause = task.failure_cause().unwrap_or(""),
                 "export task did not complete"
             );
-            Ok(Some(status))
+            Ok((Some(status), outcome))
         }
         _ => Err(Error::ExportNotComplete {
             export_id: id.into(),
@@ -78,11 +89,23 @@ pub async fn land(
     engine: &Arc<Engine>,
     config: &Config,
     export_id: &ExportId,
+    task: Option<ExportOutcome>,
     inv: &Invocation,
 ) -> Result<Landed, Error> {
     let id = export_id.as_str();
-    let (report, stopped) = copy(engine, config, export_id, inv).await?;
+    let (report, stopped) = copy(engine, config, export_id, task, inv).await?;
     log_report(&report);
+    if let Some(c) = report.completeness.as_ref().filter(|c| !c.passed()) {
+        // A partial day: no Glue run. The engine's `liberator_tables_incomplete` gauge,
+        // flushed as EMF, is what the alarm watches.
+        let mut tables: Vec<String> = c.failing().map(|t| format!("{}: {t}", t.table)).collect();
+        tables.extend(c.problems.iter().cloned());
+        tracing::error!(tables = ?tables, "the export is not complete: the Glue workflow is not started");
+        return Err(Error::ExportIncomplete {
+            export_id: id.into(),
+            tables,
+        });
+    }
     if report.failed > 0 || !report.failures.is_empty() {
         let first = report
             .failures
@@ -113,6 +136,7 @@ async fn copy(
     engine: &Arc<Engine>,
     config: &Config,
     export_id: &ExportId,
+    task: Option<ExportOutcome>,
     inv: &Invocation,
 ) -> Result<(Report, bool), Error> {
     let id = export_id.as_str();
@@ -125,7 +149,7 @@ async fn copy(
     let request = ExportRequest {
         export_id: export_id.clone(),
         import_date: None,
-        task: None,
+        task,
         source: loc(&config.source_bucket, &config.source_prefix)?,
         target: loc(&config.target_bucket, &config.target_prefix)?,
     };

@@ -105,6 +105,7 @@ impl Copier {
         copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
         copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
         copy.verify = true;
+        copy.manifests = config.manifests.clone();
         let limiter = Limiter::new(copy.limiter.clone());
         let store = Store::new(
             Arc::new(S3Store::new(clients.s3)),
@@ -171,7 +172,8 @@ impl Copier {
         emf::set_property("export_id", id.as_str());
         tracing::info!(event = %e.id, "export completed event received");
 
-        if let Some(status) = land::confirm_export(&self.rds, &id, &e.source_arn).await? {
+        let (failed, task) = land::confirm_export(&self.rds, &id, &e.source_arn).await?;
+        if let Some(status) = failed {
             tracing::warn!(status, "export did not complete: nothing copied");
             return Ok(Answer::ExportNotCompleted {
                 export_id: id,
@@ -182,7 +184,7 @@ impl Copier {
         if let Some(answer) = self.glue.already_claimed(&id).await? {
             return Ok(answer);
         }
-        match land::land(&self.engine, &self.config, &export_id, inv).await? {
+        match land::land(&self.engine, &self.config, &export_id, Some(task), inv).await? {
             Landed::All(report) => self.glue.start_once(&export_id, &report).await,
             Landed::Stopped(report) => {
                 tracing::warn!(

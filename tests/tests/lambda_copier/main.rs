@@ -9,6 +9,7 @@
 //! the deadline hand-off (`payloads`), the marker store (`markers`) and the EMF metrics
 //! (`emf_metrics`).
 
+mod completeness;
 mod emf_metrics;
 mod failures;
 mod glue_start;
