@@ -13,14 +13,24 @@ async fn moto_honours_conditional_writes_for_the_marker() {
     use liberator_engine::store::{ObjectStore, PutCondition, PutOutcome};
     assert!(matches!(
         store
-            .put(&bucket, "_liberator/m.json", "a".into(), &PutCondition::IfAbsent)
+            .put(
+                &bucket,
+                "_liberator/m.json",
+                "a".into(),
+                &PutCondition::IfAbsent
+            )
             .await
             .unwrap(),
         PutOutcome::Written { .. }
     ));
     assert_eq!(
         store
-            .put(&bucket, "_liberator/m.json", "b".into(), &PutCondition::IfAbsent)
+            .put(
+                &bucket,
+                "_liberator/m.json",
+                "b".into(),
+                &PutCondition::IfAbsent
+            )
             .await
             .unwrap(),
         PutOutcome::PreconditionFailed
@@ -83,10 +93,12 @@ async fn the_marker_store_claims_once_and_replaces_only_the_version_read() {
 
     let mut marker = Marker {
         export_id: id.clone(),
+        token: Some("token-1".into()),
         workflow: "wf".into(),
         import_date: None,
         state: MarkerState::Claimed,
         claimed_at: "2024-06-04T11:02:10+00:00".into(),
+        lease_until: Some("2024-06-04T11:22:10+00:00".into()),
         run_id: None,
         report: None,
     };
