@@ -14,6 +14,12 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(90);
 /// Lambda's own limit on one invocation.
 pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
+/// Default lease of a Glue start claim: longer than [`MAX_INVOCATION`], so the invocation
+/// holding an expired claim has ended, whatever happened to it.
+pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(20 * 60);
+/// Default time a delivery waits for another invocation's claim to end in a run before it
+/// answers "in progress".
+pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_secs(20);
 
 /// Configuration, from the environment in production.
 #[derive(Debug, Clone)]
@@ -51,6 +57,19 @@ pub struct Config {
     /// are checked against them. Default none: only the export's own table list and
     /// statuses are checked, which every report then says.
     pub manifests: Option<liberator_engine::Location>,
+    /// `CLAIM_LEASE_SECONDS`: how long a Glue start claim is held; after it, a claim with
+    /// no run carrying the export id (its invocation died between the claim and
+    /// `StartWorkflowRun`) is taken over. Default 20 minutes; from the environment it must
+    /// exceed Lambda's 15-minute limit ([`MAX_INVOCATION`]), so an expired claim's holder
+    /// cannot still be running. (Tests set it short.)
+    pub claim_lease: Duration,
+    /// `CLAIM_WAIT_SECONDS`: how long a delivery that finds another invocation's live claim
+    /// waits (re-reading the marker) for the run to be recorded before it fails with the
+    /// retryable `StartInProgress`. Default 20 s: claim, start and record take about a
+    /// second. 0 answers at once. Used up to half the deadline margin
+    /// ([`Config::claim_wait_bounded`]), so the wait after a copy that ran up to the margin
+    /// still ends before the deadline.
+    pub claim_wait: Duration,
     /// Endpoint overrides (tests). Default none: the SDK's resolution, which honours
     /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
     pub endpoints: Endpoints,
@@ -70,6 +89,8 @@ impl Default for Config {
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
             marker_prefix: marker::DEFAULT_MARKER_PREFIX.into(),
             manifests: None,
+            claim_lease: DEFAULT_CLAIM_LEASE,
+            claim_wait: DEFAULT_CLAIM_WAIT,
             endpoints: Endpoints::default(),
         }
     }
@@ -96,6 +117,18 @@ impl Config {
             }
             .into());
         }
+        let lease: u64 = env::parsed("CLAIM_LEASE_SECONDS", d.claim_lease.as_secs())?;
+        if lease <= MAX_INVOCATION.as_secs() {
+            return Err(liberator_lambda_common::Error::Env {
+                name: "CLAIM_LEASE_SECONDS",
+                reason: format!(
+                    "must exceed Lambda's {} s limit, so that an expired claim's invocation has ended",
+                    MAX_INVOCATION.as_secs()
+                ),
+            }
+            .into());
+        }
+        let wait: u64 = env::parsed("CLAIM_WAIT_SECONDS", d.claim_wait.as_secs())?;
         Ok(Config {
             source_bucket: env::required("SOURCE_BUCKET")?,
             source_prefix: env::optional("SOURCE_PREFIX").unwrap_or_default(),
@@ -120,6 +153,8 @@ impl Config {
                     }
                 },
             },
+            claim_lease: Duration::from_secs(lease),
+            claim_wait: Duration::from_secs(wait),
             endpoints: d.endpoints,
         })
     }
@@ -133,6 +168,12 @@ impl Config {
             endpoints: self.endpoints.clone(),
             ..AwsOptions::bounded_by(self.deadline_margin / 2)
         }
+    }
+
+    /// The wait on another invocation's claim actually used: [`Config::claim_wait`], at
+    /// most half the deadline margin.
+    pub fn claim_wait_bounded(&self) -> Duration {
+        self.claim_wait.min(self.deadline_margin / 2)
     }
 
     /// `s3://bucket/prefix` without doubled or trailing slashes.
@@ -154,6 +195,18 @@ mod tests {
     fn locations_join_cleanly() {
         assert_eq!(Config::location("b", ""), "s3://b");
         assert_eq!(Config::location("b", "/p/q/"), "s3://b/p/q");
+    }
+
+    #[test]
+    fn a_claim_outlives_any_invocation_and_the_wait_fits_the_margin() {
+        let d = Config::default();
+        assert!(d.claim_lease > MAX_INVOCATION);
+        assert_eq!(d.claim_wait_bounded(), DEFAULT_CLAIM_WAIT);
+        let tight = Config {
+            deadline_margin: Duration::from_secs(10),
+            ..Config::default()
+        };
+        assert_eq!(tight.claim_wait_bounded(), Duration::from_secs(5));
     }
 
     #[test]

@@ -97,18 +97,21 @@ pub enum Error {
         detail: String,
     },
 
-    /// The marker says another invocation claimed the start, but no run is recorded or
-    /// found: that invocation is still starting it, or died in between.
+    /// Another invocation holds a live claim on the start and has not recorded a run yet
+    /// (it is starting it now, or died and its lease has not run out). Retryable: the
+    /// retry finds the run, or takes the claim over once the lease has ended. Its
+    /// `errorType`, `StartInProgress`, is what a retry policy matches.
     #[error(
-        "export {export_id}: marker s3://{bucket}/{key} was claimed at {claimed_at} but no workflow run of {workflow:?} carries this export; \
-         if no invocation is still running, check Glue, then delete the marker and re-send the event"
+        "export {export_id}: the Glue start of {workflow:?} is in progress: marker {marker} was claimed at {claimed_at} \
+         by another invocation, leased until {lease_until}; retry later (a claim whose lease ended with no run is taken over)"
     )]
-    MarkerWithoutRun {
+    StartInProgress {
         export_id: String,
-        bucket: String,
-        key: String,
+        /// `s3://bucket/key` of the marker.
+        marker: String,
         workflow: String,
         claimed_at: String,
+        lease_until: String,
     },
 
     /// A backdated export arrived but `BACKDATED_WORKFLOW_NAME` is not set.
@@ -145,7 +148,7 @@ impl Error {
             Error::ExportIncomplete { .. } => "ExportIncomplete",
             Error::Reinvoke { .. } => "Reinvoke",
             Error::Marker { .. } => "Marker",
-            Error::MarkerWithoutRun { .. } => "MarkerWithoutRun",
+            Error::StartInProgress { .. } => "StartInProgress",
             Error::NoBackdatedWorkflow { .. } => "NoBackdatedWorkflow",
             Error::Glue { .. } => "Glue",
         }
@@ -179,5 +182,14 @@ mod tests {
             event_id: "e".into(),
         }));
         assert_eq!(d.error_type, "NoDetail");
+        let d = Diagnostic::from(Error::StartInProgress {
+            export_id: "sql-to-parquet-24-06-04-101500".into(),
+            marker: "s3://landing/_liberator/glue-runs/sql-to-parquet-24-06-04-101500.json".into(),
+            workflow: "wf".into(),
+            claimed_at: "2024-06-04T11:02:10+00:00".into(),
+            lease_until: "2024-06-04T11:22:10+00:00".into(),
+        });
+        assert_eq!(d.error_type, "StartInProgress");
+        assert!(d.error_message.contains("retry later"), "{d:?}");
     }
 }

@@ -9,8 +9,9 @@
 //! engine ([`land`]); only when every object landed does it start `WORKFLOW_NAME` (or, for
 //! a `-backdated` export, set `import_date` on `BACKDATED_WORKFLOW_NAME` and start that)
 //! ([`glue`]). A conditional-write marker ([`marker`], stored through [`marker_store`])
-//! makes the start exactly-once across retries and re-deliveries; before the Lambda
-//! deadline the run stops and hands the rest on to a new invocation ([`reinvoke`]).
+//! makes the start exactly-once across retries, lost replies, re-deliveries and
+//! invocations that die mid-way; before the Lambda deadline the run stops and hands the
+//! rest on to a new invocation ([`reinvoke`]).
 //! [`runtime::run`] is the Lambda runtime loop the binary calls.
 //!
 //! ```no_run
@@ -38,6 +39,7 @@ pub mod marker;
 pub mod marker_store;
 pub mod reinvoke;
 pub mod runtime;
+mod workflow;
 
 use std::sync::Arc;
 
@@ -48,7 +50,10 @@ use liberator_lambda_common::{Clients, emf};
 use serde::Serialize;
 use serde_json::Value;
 
-pub use crate::config::{Config, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN, MAX_INVOCATION};
+pub use crate::config::{
+    Config, DEFAULT_CLAIM_LEASE, DEFAULT_CLAIM_WAIT, DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_MARGIN,
+    MAX_INVOCATION,
+};
 pub use crate::error::Error;
 use crate::events::Payload;
 use crate::glue::GlueStart;
@@ -98,20 +103,23 @@ pub struct Copier {
 }
 
 impl Copier {
-    /// A copier over `clients`; re-invokes itself through Lambda.
+    /// A copier over `clients`; re-invokes itself through Lambda. Its store (copies and
+    /// markers) is S3 through `clients.s3`, governed by the engine's retries and limiter.
     pub fn new(clients: Clients, config: Config) -> Self {
-        let mut copy = EngineConfig::default();
-        copy.limiter.max = config.concurrency.max(1);
-        copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
-        copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
-        copy.verify = true;
-        copy.manifests = config.manifests.clone();
+        let copy = Self::engine_config(&config);
         let limiter = Limiter::new(copy.limiter.clone());
         let store = Store::new(
-            Arc::new(S3Store::new(clients.s3)),
+            Arc::new(S3Store::new(clients.s3.clone())),
             limiter,
             copy.retry.clone(),
         );
+        Self::with_store(clients, config, store)
+    }
+
+    /// A copier whose copies and markers go through `store` instead of S3 through
+    /// `clients.s3` (tests: a fault-injecting wrapper around S3 or memory). The other
+    /// clients are used as in [`Copier::new`].
+    pub fn with_store(clients: Clients, config: Config, store: Store) -> Self {
         let markers = MarkerStore::new(
             store.clone(),
             config.target_bucket.clone(),
@@ -122,8 +130,9 @@ impl Copier {
             markers,
             config.workflow_name.clone(),
             config.backdated_workflow_name.clone(),
-        );
-        let engine = Engine::with_store(store, copy);
+        )
+        .with_claim_timing(config.claim_lease, config.claim_wait_bounded());
+        let engine = Engine::with_store(store, Self::engine_config(&config));
         Copier {
             config,
             rds: clients.rds,
@@ -131,6 +140,17 @@ impl Copier {
             engine,
             reinvoker: Arc::new(LambdaReinvoke(clients.lambda)),
         }
+    }
+
+    /// The engine's settings: the configured concurrency and KMS key, footers verified.
+    fn engine_config(config: &Config) -> EngineConfig {
+        let mut copy = EngineConfig::default();
+        copy.limiter.max = config.concurrency.max(1);
+        copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
+        copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
+        copy.verify = true;
+        copy.manifests = config.manifests.clone();
+        copy
     }
 
     /// Replaces the re-invoker (tests).

@@ -5,13 +5,17 @@
 //! moto state is shared: every test uses its own buckets, instance, workflows and export id.
 //!
 //! This file holds the fixture; the tests are grouped by concern: the exactly-once Glue
-//! start (`glue_start`), failures and their answers (`failures`), the other payloads and
+//! start (`glue_start`; under lost replies, dead invocations, racing deliveries and
+//! faults on both sides in `glue_exactly_once`, with the Glue fault injector in
+//! `glue_faults`), failures and their answers (`failures`), the other payloads and
 //! the deadline hand-off (`payloads`), the marker store (`markers`) and the EMF metrics
 //! (`emf_metrics`).
 
 mod completeness;
 mod emf_metrics;
 mod failures;
+mod glue_exactly_once;
+mod glue_faults;
 mod glue_start;
 mod markers;
 mod payloads;
@@ -21,8 +25,11 @@ use std::time::Duration;
 
 use export_copier::reinvoke::RecordReinvoke;
 use export_copier::{Answer, Config, Copier, Error, Invocation};
-use liberator_engine::{EngineConfig, Location};
+use liberator_engine::limiter::Limiter;
+use liberator_engine::store::{FaultCounts, FaultRule, Faulty, S3Store};
+use liberator_engine::{EngineConfig, Location, Store};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
+use liberator_lambda_common::Clients;
 use liberator_tests::aws;
 use rand::Rng;
 use serde_json::{Value, json};
@@ -142,11 +149,33 @@ impl Fixture {
     }
 
     fn copier(&self) -> Copier {
-        Copier::new(
-            aws::clients_with(&self.endpoint, &self.endpoint, self.config.aws_options()),
-            self.config.clone(),
-        )
-        .with_reinvoker(self.reinvoke.clone())
+        Copier::new(self.clients(), self.config.clone()).with_reinvoker(self.reinvoke.clone())
+    }
+
+    /// The copier's clients, as its binary builds them, for moto.
+    fn clients(&self) -> Clients {
+        aws::clients_with(&self.endpoint, &self.endpoint, self.config.aws_options())
+    }
+
+    /// A copier over `clients` whose store (copies and markers) is S3 on moto under
+    /// `rules` (seeded), governed like the copier's own; the faults it injected.
+    fn faulty_copier(
+        &self,
+        clients: Clients,
+        rules: Vec<FaultRule>,
+        seed: u64,
+    ) -> (Copier, Arc<FaultCounts>) {
+        let faulty = Faulty::new(Arc::new(S3Store::new(self.s3.clone())), rules, seed);
+        let counts = faulty.counts();
+        let engine = EngineConfig::default();
+        let store = Store::new(
+            Arc::new(faulty),
+            Limiter::new(engine.limiter.clone()),
+            engine.retry.clone(),
+        );
+        let copier = Copier::with_store(clients, self.config.clone(), store)
+            .with_reinvoker(self.reinvoke.clone());
+        (copier, counts)
     }
 
     fn event(&self) -> Value {

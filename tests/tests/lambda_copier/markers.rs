@@ -93,10 +93,12 @@ async fn the_marker_store_claims_once_and_replaces_only_the_version_read() {
 
     let mut marker = Marker {
         export_id: id.clone(),
+        token: Some("token-1".into()),
         workflow: "wf".into(),
         import_date: None,
         state: MarkerState::Claimed,
         claimed_at: "2024-06-04T11:02:10+00:00".into(),
+        lease_until: Some("2024-06-04T11:22:10+00:00".into()),
         run_id: None,
         report: None,
     };
