@@ -106,7 +106,8 @@ pub struct Args {
     /// is set (AWS_ENDPOINT_URL); this forces it otherwise.
     #[arg(long, env = "S3_FORCE_PATH_STYLE", default_value_t = false, action = clap::ArgAction::Set)]
     s3_force_path_style: bool,
-    /// Log as JSON lines (for CloudWatch).
+    /// Log as JSON lines (for CloudWatch) even on a terminal; off a terminal they are JSON
+    /// anyway.
     #[arg(long, env = "LOG_JSON", default_value_t = false, action = clap::ArgAction::Set)]
     log_json: bool,
 }
@@ -143,43 +144,21 @@ pub async fn main(args: Args, started: DateTime<Utc>) -> ExitCode {
     }
 }
 
-/// Logs to stderr at `RUST_LOG` (default `info`), never printing an HTTP response body the
-/// AWS SDK marks sensitive: see [`sensitive_bodies_dropped`].
+/// Logs to stderr at `RUST_LOG` (default `info`) through the one set-up every binary uses:
+/// JSON off a terminal (`LOG_JSON` forces it), and never an HTTP response body the AWS SDK
+/// marks sensitive (`LOG_SENSITIVE_BODIES`; one holds the database password).
 fn init_tracing(json: bool) {
-    use tracing_subscriber::filter::{FilterExt, filter_fn};
-    use tracing_subscriber::prelude::*;
-
-    let env =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let drop_bodies = sensitive_bodies_dropped();
-    let bodies = filter_fn(move |meta| !(drop_bodies && is_sdk_response(meta)));
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let layer = match json {
-        true => layer.json().boxed(),
-        false => layer.boxed(),
+    let config = liberator_telemetry::LogConfig {
+        format: if json {
+            liberator_telemetry::LogFormat::Json
+        } else {
+            liberator_telemetry::LogFormat::Auto
+        },
+        ..Default::default()
     };
-    tracing_subscriber::registry()
-        .with(layer.with_filter(env.and(bodies)))
-        .init();
-    if drop_bodies {
-        tracing::warn!(
-            "LOG_SENSITIVE_BODIES is set: the AWS SDK's HTTP responses are not logged, since one holds the database password"
-        );
+    if let Err(e) = liberator_telemetry::init(&config) {
+        eprintln!("logging: {e}");
     }
-}
-
-/// Whether `LOG_SENSITIVE_BODIES=true` asks the AWS SDK to print, at trace level, response
-/// bodies it otherwise redacts, such as GetSecretValue's (the database password) and the
-/// container credentials' (the task role's keys). The restore then drops those events.
-fn sensitive_bodies_dropped() -> bool {
-    std::env::var("LOG_SENSITIVE_BODIES").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-/// An event of the SDK's orchestrator that prints an HTTP response (`response = ?..`).
-fn is_sdk_response(meta: &tracing::Metadata<'_>) -> bool {
-    meta.is_event()
-        && meta.target().starts_with("aws_smithy_runtime")
-        && meta.fields().field("response").is_some()
 }
 
 /// Runs the binary: `--from-file` loads a local file and stops; otherwise the whole task.

@@ -112,7 +112,6 @@ pub(crate) fn page_of(
 /// with `delimiter`, deeper keys fold into their common prefix. Names that are not UTF-8
 /// cannot be keys and are skipped with a warning.
 fn walk(
-    root: &Path,
     dir: &Path,
     rel: &str,
     req: &ListRequest,
@@ -147,7 +146,7 @@ fn walk(
                 out.push((sub, None));
                 continue;
             }
-            walk(root, &entry.path(), &sub, req, out)?;
+            walk(&entry.path(), &sub, req, out)?;
         } else if key.starts_with(&req.prefix) {
             let size = entry.metadata()?.len();
             out.push((
@@ -200,7 +199,7 @@ impl ObjectStore for LocalStore {
         blocking(move || {
             let root = PathBuf::from(&req.bucket);
             let mut out = Vec::new();
-            walk(&root, &root, "", &req, &mut out).map_err(io_err("list", &root))?;
+            walk(&root, "", &req, &mut out).map_err(io_err("list", &root))?;
             Ok(page_of(out, &req))
         })
         .await

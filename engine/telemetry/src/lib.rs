@@ -102,22 +102,50 @@ impl LogConfig {
 
 /// Installs the process-wide `tracing` subscriber, writing to stderr. Call it once, first
 /// thing in `main`; a second call returns [`Error::SubscriberInstalled`] and changes nothing.
+///
+/// Whatever the filter, HTTP response bodies the AWS SDK would print with
+/// `LOG_SENSITIVE_BODIES=true` are dropped (see [`sensitive_bodies_dropped`]): one of them
+/// holds the restore's database password (GetSecretValue), another a task role's keys.
 pub fn init(config: &LogConfig) -> Result<(), Error> {
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(config.filter())
+    use tracing_subscriber::filter::{FilterExt, filter_fn};
+    use tracing_subscriber::prelude::*;
+
+    let drop_bodies = sensitive_bodies_dropped();
+    let bodies = filter_fn(move |meta| !(drop_bodies && is_sdk_response(meta)));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(config.target);
-    let result = if config.format.is_json() {
-        builder
+    let layer = if config.format.is_json() {
+        layer
             .json()
             .with_current_span(config.span_fields)
             .with_span_list(config.span_fields)
             .with_ansi(false)
-            .try_init()
+            .boxed()
     } else {
-        builder
-            .with_ansi(std::io::stderr().is_terminal())
-            .try_init()
+        layer.with_ansi(std::io::stderr().is_terminal()).boxed()
     };
-    result.map_err(|e| Error::SubscriberInstalled(e.to_string()))
+    tracing_subscriber::registry()
+        .with(layer.with_filter(config.filter().and(bodies)))
+        .try_init()
+        .map_err(|e| Error::SubscriberInstalled(e.to_string()))?;
+    if drop_bodies {
+        tracing::warn!(
+            "LOG_SENSITIVE_BODIES is set: the AWS SDK's HTTP responses are not logged, since they can hold secrets"
+        );
+    }
+    Ok(())
+}
+
+/// Whether `LOG_SENSITIVE_BODIES=true` asks the AWS SDK to print, at trace level, response
+/// bodies it otherwise redacts, such as GetSecretValue's and the container credentials'.
+pub fn sensitive_bodies_dropped() -> bool {
+    std::env::var("LOG_SENSITIVE_BODIES").is_ok_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+/// An event of the SDK's orchestrator that prints an HTTP response (`response = ?..`).
+fn is_sdk_response(meta: &tracing::Metadata<'_>) -> bool {
+    meta.is_event()
+        && meta.target().starts_with("aws_smithy_runtime")
+        && meta.fields().field("response").is_some()
 }

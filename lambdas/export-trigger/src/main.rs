@@ -5,11 +5,10 @@
 use std::process::ExitCode;
 
 use export_trigger::Config;
-use liberator_lambda_common::logging;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    logging::init();
+    liberator_lambda_common::logging::init();
     let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
