@@ -7,7 +7,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::config::{BehaviorVersion, Region};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use bytes::Bytes;
@@ -113,18 +112,16 @@ impl Shape {
     }
 }
 
-/// An S3 client for `endpoint` (path-style), credentials and region from the environment
-/// (region `us-east-1` when none is set).
+/// An S3 client for `endpoint` from the project's one client factory (path-style, the
+/// engine's timeouts), credentials and region from the environment (region `us-east-1`
+/// when none is set). The SDK's retries stay on: the harness's own setup calls do not
+/// retry themselves.
 pub async fn client(endpoint: &str) -> Client {
-    let conf = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .load()
-        .await;
-    let mut builder = aws_sdk_s3::config::Builder::from(&conf).force_path_style(true);
-    if conf.region().is_none() {
-        builder = builder.region(Region::new("us-east-1"));
-    }
-    Client::from_conf(builder.build())
+    let options = liberator_engine::AwsOptions {
+        s3_sdk_retries: true,
+        ..liberator_engine::AwsOptions::default().with_endpoint(endpoint)
+    };
+    liberator_engine::ClientFactory::load(options).await.s3()
 }
 
 /// Creates `bucket` (fine if it exists).
