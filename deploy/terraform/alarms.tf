@@ -99,6 +99,27 @@ resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   ok_actions          = [aws_sns_topic.alarms.arn]
 }
 
+# A partial day: the copier landed an export whose completeness check failed (a table the
+# export skipped or failed, or landed rows short of the restore manifest) and started no
+# Glue run. The engine's gauge reaches CloudWatch as Embedded Metric Format from the
+# copier's logs (namespace "Liberator", dimension Function = export-copier).
+resource "aws_cloudwatch_metric_alarm" "export_incomplete" {
+  alarm_name          = "${var.name_prefix}-export-incomplete"
+  alarm_description   = "An export did not land whole: the copier's log names each table with expected and landed rows; no Glue run was started."
+  namespace           = "Liberator"
+  metric_name         = "liberator_tables_incomplete"
+  dimensions          = { Function = "export-copier" }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  actions_enabled     = true
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
 #------------------------------------------------------------------------------
 # Dead-letter queues
 #------------------------------------------------------------------------------
