@@ -1,7 +1,7 @@
 //! The command line: global flags and the arguments several commands share.
 
 use clap::{Args, Parser, Subcommand};
-use liberator_engine::{EngineConfig, LimiterConfig, WriteOptions};
+use liberator_engine::{EngineConfig, LimiterConfig, Location, WriteOptions};
 use liberator_telemetry::LogFormat;
 
 use crate::commands::{backfill, copy, demo, export_local, sample, verify};
@@ -111,12 +111,27 @@ pub struct CopyArgs {
     /// Canned ACL for landed objects ("none" to send none).
     #[arg(long, default_value = "bucket-owner-full-control")]
     pub acl: String,
+    /// Where the restore task writes its manifests (s3://BUCKET/PREFIX/): landed rows are
+    /// checked against the manifest of the export's snapshot. Without it, only the export's
+    /// own table list and statuses are checked.
+    #[arg(long, env = "MANIFEST_LOCATION")]
+    pub manifests: Option<String>,
+    /// Keep files of other exports in this export's date partitions (by default they are
+    /// removed once this export landed whole, so a date landed twice holds its rows once).
+    #[arg(long)]
+    pub keep_other_files: bool,
 }
 
 impl CopyArgs {
     /// The engine configuration these flags describe.
-    pub fn config(&self) -> EngineConfig {
-        EngineConfig {
+    pub fn config(&self) -> anyhow::Result<EngineConfig> {
+        let manifests = match &self.manifests {
+            Some(m) => {
+                Some(Location::parse(m).map_err(|e| anyhow::anyhow!("--manifests {m:?}: {e}"))?)
+            }
+            None => None,
+        };
+        Ok(EngineConfig {
             limiter: LimiterConfig {
                 max: self.concurrency.max(1),
                 ..LimiterConfig::default()
@@ -130,8 +145,10 @@ impl CopyArgs {
             verify: !self.no_verify,
             force: self.force,
             dry_run: self.dry_run,
+            keep_other_files: self.keep_other_files,
+            manifests,
             ..EngineConfig::default()
-        }
+        })
     }
 }
 
@@ -165,7 +182,7 @@ mod tests {
         let Command::Copy(c) = cli.command else {
             panic!("parsed {cli:?}")
         };
-        let config = c.copy.config();
+        let config = c.copy.config().unwrap();
         assert_eq!(config.write.acl, None);
         assert_eq!(config.limiter.max, 1);
         assert!(config.dry_run && config.verify && !config.force);

@@ -39,7 +39,7 @@ impl Backfill {
             location(&self.locations.source)?,
             location(&self.locations.target)?,
         );
-        let engine = Engine::connect(&source, &target, s3, self.copy.config()).await?;
+        let engine = Engine::connect(&source, &target, s3, self.copy.config()?).await?;
         let discovery = discover(&engine, &source, &filter).await?;
         errln!(
             "{} export(s) to land: {}",

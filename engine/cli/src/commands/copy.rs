@@ -31,7 +31,7 @@ impl Copy {
             location(&self.locations.source)?,
             location(&self.locations.target)?,
         );
-        let engine = Engine::connect(&source, &target, s3, self.copy.config()).await?;
+        let engine = Engine::connect(&source, &target, s3, self.copy.config()?).await?;
         let progress = CliProgress::new(self.copy.dry_run, None);
         let request = ExportRequest {
             export_id,
