@@ -28,7 +28,7 @@ fn export_id(c: &mut Criterion) {
 
 fn layout(c: &mut Criterion) {
     let id = ExportId::parse(ID).unwrap();
-    let layout = Layout::new("exports", id.as_str(), "parking/liberator", id.date());
+    let layout = Layout::new("exports", id.as_str(), "parking", id.date());
     let keys: Vec<String> = (0..1000)
         .map(|i| {
             format!(

@@ -34,6 +34,17 @@ mod tests {
     }
 
     #[test]
+    fn a_re_export_lands_in_the_same_partition() {
+        // The trigger exports a snapshot taken again under an exported name as `<name>-rN`;
+        // the copier parses the 0161 event's SourceIdentifier with `ExportId::parse`.
+        let first = ExportId::parse("sql-to-parquet-2024-02-29-backdated").unwrap();
+        let again = ExportId::parse("sql-to-parquet-2024-02-29-backdated-r2").unwrap();
+        assert_eq!(partition_path(again.date()), partition_path(first.date()));
+        assert!(again.is_backdated());
+        assert_eq!(again.snapshot_id(), first.as_str());
+    }
+
+    #[test]
     fn parse_errors_become_engine_errors_naming_the_id() {
         let err: crate::Error = ExportId::parse("sql-to-parquet-23-13-01-143000")
             .unwrap_err()

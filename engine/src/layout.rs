@@ -141,13 +141,13 @@ mod tests {
 
     #[test]
     fn maps_batch_layout_dropping_batch_folder() {
-        let l = layout("", "parking/liberator");
+        let l = layout("", "parking");
         let m = l
             .map("sql-to-parquet-24-06-04-101500/liberator/liberator.pcn/1/part-00000-abc.gz.parquet")
             .unwrap();
         assert_eq!(
             target(m),
-            format!("parking/liberator/liberator/liberator.pcn/{PART}/part-00000-abc.gz.parquet")
+            format!("parking/liberator/liberator.pcn/{PART}/part-00000-abc.gz.parquet")
         );
     }
 

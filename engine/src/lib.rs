@@ -13,7 +13,8 @@
 //!
 //! # async fn example() -> liberator_engine::Result<()> {
 //! let source = Location::parse("s3://rds-exports")?;
-//! let target = Location::parse("s3://landing-zone/parking/liberator")?;
+//! // TARGET_PREFIX `parking`: tables land at parking/<db>/<db.table>/import_year=…/…
+//! let target = Location::parse("s3://landing-zone/parking")?;
 //! let engine = Engine::connect(&source, &target, &AwsOptions::default(), EngineConfig::default()).await?;
 //! let report = engine
 //!     .land_export(

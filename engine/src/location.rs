@@ -107,10 +107,10 @@ mod tests {
     #[test]
     fn parses_s3_and_local() {
         assert_eq!(
-            Location::parse("s3://landing/parking/liberator/").unwrap(),
+            Location::parse("s3://landing/parking/").unwrap(),
             Location::S3 {
                 bucket: "landing".into(),
-                prefix: "parking/liberator/".into()
+                prefix: "parking/".into()
             }
         );
         assert_eq!(

@@ -15,7 +15,7 @@ fn a_local_copy_records_metrics_and_lands_the_partition_layout() {
     let source = Location::parse(dir.path().join("exports").to_str().unwrap()).unwrap();
     let target = Location::parse(dir.path().join("landing").to_str().unwrap())
         .unwrap()
-        .join("parking/liberator");
+        .join("parking");
     let id = "sql-to-parquet-2024-02-29-backdated";
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
@@ -67,7 +67,7 @@ fn a_local_copy_records_metrics_and_lands_the_partition_layout() {
     assert_eq!(counter(names::OBJECTS_NON_PARQUET), 3);
     assert_eq!(counter(names::BYTES_COPIED), report.bytes_copied);
     let partition = dir.path().join(
-        "landing/parking/liberator/liberator/liberator.pcn/import_year=2024/import_month=02/import_day=29/import_date=20240229",
+        "landing/parking/liberator/liberator.pcn/import_year=2024/import_month=02/import_day=29/import_date=20240229",
     );
     assert_eq!(
         std::fs::read_dir(partition).unwrap().count(),

@@ -2,6 +2,12 @@
 //! (`make e2e DUMP=…`): a zipped dump in moto S3 → restore into MariaDB + moto RDS snapshot →
 //! export-trigger on RDS-EVENT-0042 → the local Parquet exporter (moto's StartExportTask
 //! writes no files) → export-copier on RDS-EVENT-0161 → landing zone + Glue run on moto.
+//!
+//! The landing zone is laid out as the platform reads it: the copier's `TARGET_PREFIX` is
+//! [`LANDING_PREFIX`] (`parking`), so tables land at
+//! `parking/<db>/<db.table>/import_year=YYYY/import_month=MM/import_day=DD/import_date=YYYYMMDD/<file>`
+//! and the Glue crawler reads `s3://<landing>/parking/liberator` for the company's dumps,
+//! whose database is `liberator` ([`liberator_dump`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,8 +25,57 @@ use crate::checksum::{TableSum, add_parquet, mariadb_sums};
 use crate::mariadb::MariaDb;
 use crate::{aws, create_bucket, engine, get_bytes, list_all, s3_client, unique_bucket};
 
-/// Where the landing zone lives in its bucket.
-pub const LANDING_PREFIX: &str = "parking/liberator";
+/// The copier's `TARGET_PREFIX`: the folder the platform's Glue crawler reads
+/// (`s3://<landing>/parking/<db>`), as the copier this project replaces wrote it.
+pub const LANDING_PREFIX: &str = "parking";
+
+/// The database of the company's dumps, and the restore's target database: a dump without
+/// `USE` (mysqldump of one database) loads into it.
+pub const LIBERATOR_DB: &str = "liberator";
+
+/// A dump shaped like the company's: one `liberator.sql` as mysqldump writes a single
+/// database (no `CREATE DATABASE`, no `USE`), so it loads into [`LIBERATOR_DB`]; one table,
+/// `pcn` (penalty charge notices), with `rows` rows of integers, text, a decimal, a date, a
+/// datetime and NULLs.
+pub fn liberator_dump(rows: u32) -> Vec<u8> {
+    let mut sql = String::from(
+        "-- MySQL dump of one database (no CREATE DATABASE / USE)\n\
+         SET NAMES utf8mb4;\n\
+         DROP TABLE IF EXISTS `pcn`;\n\
+         CREATE TABLE `pcn` (\n\
+         `id` int unsigned NOT NULL AUTO_INCREMENT,\n\
+         `ticket` varchar(20) NOT NULL,\n\
+         `street` varchar(100) DEFAULT NULL,\n\
+         `amount` decimal(8,2) NOT NULL,\n\
+         `issued_on` date NOT NULL,\n\
+         `paid_at` datetime DEFAULT NULL,\n\
+         PRIMARY KEY (`id`)\n\
+         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n",
+    );
+    for chunk in (1..=rows).collect::<Vec<_>>().chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|i| {
+                let street = match i % 7 {
+                    0 => "NULL".to_string(),
+                    n => format!("'Street {n}, Hackney'"),
+                };
+                let paid = match i % 3 {
+                    0 => "NULL".to_string(),
+                    n => format!("'2024-05-{:02} 1{n}:{:02}:00'", 1 + i % 28, i % 60),
+                };
+                format!(
+                    "({i},'HK{i:08}',{street},{}.{:02},'2024-04-{:02}',{paid})",
+                    30 + i % 100,
+                    i % 100,
+                    1 + i % 30
+                )
+            })
+            .collect();
+        sql.push_str(&format!("INSERT INTO `pcn` VALUES {};\n", values.join(",")));
+    }
+    crate::mariadb::zip_bytes(&[("liberator.sql", sql.as_bytes())])
+}
 
 /// The shared folder beside the repository (sample events, sakila.zip).
 pub fn shared(path: &str) -> PathBuf {
@@ -46,6 +101,11 @@ pub fn event(file: &str, snapshot: &str, arn: &str) -> Result<Value> {
 pub struct PipelineRun {
     pub dump_key: String,
     pub snapshot: String,
+    /// The import date the run landed under (the day it started, UTC).
+    pub import_date: chrono::NaiveDate,
+    pub export_bucket: String,
+    /// Every object of the export (key, size), as the export stand-in wrote it.
+    pub exported: Vec<(String, u64)>,
     pub landing_bucket: String,
     pub workflow: String,
     /// Every object in the landing bucket (key, size) after the copier ran.
@@ -63,11 +123,23 @@ pub struct PipelineRun {
     pub redelivered: Option<(export_trigger::Answer, export_copier::Answer, bool)>,
 }
 
-/// Runs the pipeline on `dump` against moto at `endpoint` and MariaDB `db`.
+/// Runs the pipeline on the zipped dump at `dump` against moto at `endpoint` and MariaDB
+/// `db`.
 pub async fn run(
     endpoint: &str,
     db: &MariaDb,
     dump: &Path,
+    redeliver: bool,
+) -> Result<PipelineRun> {
+    let zip = std::fs::read(dump).with_context(|| format!("reading dump {}", dump.display()))?;
+    run_zip(endpoint, db, zip, redeliver).await
+}
+
+/// [`run`] on a zipped dump in memory.
+pub async fn run_zip(
+    endpoint: &str,
+    db: &MariaDb,
+    zip: Vec<u8>,
     redeliver: bool,
 ) -> Result<PipelineRun> {
     let s3 = s3_client(endpoint);
@@ -84,7 +156,6 @@ pub async fn run(
 
     let today = chrono::Utc::now().date_naive();
     let dump_key = format!("parking/liberator_dump_{}.zip", today.format("%y%m%d"));
-    let zip = std::fs::read(dump).with_context(|| format!("reading dump {}", dump.display()))?;
     s3.put_object()
         .bucket(&parking)
         .key(&dump_key)
@@ -101,7 +172,7 @@ pub async fn run(
             port: db.port,
             user: db.user.clone(),
             password: Password::new(MariaDb::PASSWORD),
-            db_name: "liberator".into(),
+            db_name: LIBERATOR_DB.into(),
             ..MysqlConfig::default()
         },
         bucket: parking.clone(),
@@ -180,6 +251,7 @@ pub async fn run(
         .await
         .context("export-copier")?;
 
+    let exported = list_all(&s3, &exports, "").await;
     let landed = list_all(&s3, &landing, "").await;
     let partition = today
         .format("import_year=%Y/import_month=%m/import_day=%d/import_date=%Y%m%d")
@@ -190,22 +262,24 @@ pub async fn run(
         if key.starts_with("_liberator/") {
             continue; // the exactly-once marker, outside the table folders
         }
+        // parking/<db>/<db.table>/import_year=…/import_month=…/import_day=…/import_date=…/<file>
         let parts: Vec<&str> = key.split('/').collect();
-        let ok = parts.len() == 9
-            && parts[..2] == ["parking", "liberator"]
-            && parts[3]
-                .strip_prefix(parts[2])
+        let ok = parts.len() == 8
+            && parts[0] == LANDING_PREFIX
+            && databases.contains(parts[1])
+            && parts[2]
+                .strip_prefix(parts[1])
                 .is_some_and(|t| t.starts_with('.'))
-            && parts[4..8].join("/") == partition
-            && parts[8].starts_with("part-")
-            && parts[8].ends_with(".gz.parquet");
+            && parts[3..7].join("/") == partition
+            && parts[7].starts_with("part-")
+            && parts[7].ends_with(".gz.parquet");
         if !ok {
             layout_errors.push(key.clone());
             continue;
         }
         add_parquet(
             &mut landing_sums,
-            parts[3],
+            parts[2],
             get_bytes(&s3, &landing, key).await,
         );
     }
@@ -233,10 +307,11 @@ pub async fn run(
             .export_task_identifier(&snapshot)
             .send()
             .await?;
-        let unchanged = list_all(&s3, &landing, "parking/").await
+        let root = format!("{LANDING_PREFIX}/");
+        let unchanged = list_all(&s3, &landing, &root).await
             == landed
                 .iter()
-                .filter(|(k, _)| k.starts_with("parking/"))
+                .filter(|(k, _)| k.starts_with(&root))
                 .cloned()
                 .collect::<Vec<_>>()
             && aws::workflow_runs(&glue, &workflow).await.len() == workflow_runs
@@ -248,6 +323,9 @@ pub async fn run(
     Ok(PipelineRun {
         dump_key,
         snapshot,
+        import_date: today,
+        export_bucket: exports,
+        exported,
         landing_bucket: landing,
         workflow,
         landed,
@@ -262,6 +340,38 @@ pub async fn run(
 }
 
 impl PipelineRun {
+    /// The file names the export holds for `db_table` (`<db>.<table>`), batch folders
+    /// dropped, sorted: what must land, under the same names.
+    pub fn exported_files(&self, db_table: &str) -> Vec<String> {
+        let db = db_table.split('.').next().unwrap_or_default();
+        let folder = format!("{}/{db}/{db_table}/", self.snapshot);
+        let mut files: Vec<String> = self
+            .exported
+            .iter()
+            .filter_map(|(k, _)| k.strip_prefix(&folder))
+            .filter(|rest| rest.ends_with(".parquet"))
+            .filter_map(|rest| rest.rsplit('/').next())
+            .map(str::to_string)
+            .collect();
+        files.sort();
+        files
+    }
+
+    /// The landed keys of `db_table`, sorted.
+    pub fn landed_keys(&self, db_table: &str) -> Vec<String> {
+        let db = db_table.split('.').next().unwrap_or_default();
+        let folder = format!("{LANDING_PREFIX}/{db}/{db_table}/");
+        let mut keys: Vec<String> = self
+            .landed
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| k.starts_with(&folder))
+            .cloned()
+            .collect();
+        keys.sort();
+        keys
+    }
+
     /// Per-table report: rows in MariaDB, rows landed, whether the checksums match.
     pub fn table_report(&self) -> String {
         let mut out = String::new();

@@ -17,7 +17,7 @@ use liberator_tests::{
 };
 
 const EXPORT: &str = "sql-to-parquet-24-06-04-101500";
-const PREFIX: &str = "parking/liberator";
+const PREFIX: &str = "parking";
 
 struct Fixture {
     endpoint: String,

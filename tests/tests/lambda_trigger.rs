@@ -2,7 +2,10 @@
 //!
 //! moto state is shared: each test has its own instance and snapshot ids. moto creates an
 //! automated `rds:<id>-<date>` snapshot with every instance, which the manual path must
-//! ignore.
+//! ignore. moto refuses an export identifier used before, as RDS does, but its export tasks
+//! carry no `SnapshotTime` or `TaskStartTime`, so a snapshot deleted and taken again under
+//! the same name looks like a re-delivery there: that case is checked on the wire against
+//! RDS-shaped answers in `lambdas/export-trigger/src/export/tests.rs`.
 
 use export_trigger::{Answer, Config, Error, Trigger};
 use liberator_tests::aws;
@@ -113,7 +116,8 @@ async fn snapshot_event_starts_one_export_even_when_redelivered() {
     assert_eq!(
         again,
         Answer::AlreadyExported {
-            snapshot: id.clone()
+            snapshot: id.clone(),
+            export_task: id.clone()
         }
     );
     let all = f.rds.describe_export_tasks().send().await.unwrap();
@@ -123,6 +127,97 @@ async fn snapshot_event_starts_one_export_even_when_redelivered() {
         .filter(|t| t.export_task_identifier() == Some(id.as_str()))
         .collect();
     assert_eq!(named.len(), 1, "one export task for the snapshot");
+}
+
+/// A backdated snapshot id of a random date, so tests sharing moto do not meet.
+fn unique_backdated() -> String {
+    let days = rand::rng().random_range(0..2_900_000);
+    let date = chrono::NaiveDate::from_ymd_opt(1000, 1, 1).unwrap() + chrono::Duration::days(days);
+    liberator_engine::export_id::backdated_id(date)
+}
+
+/// The export tasks whose identifier starts with `id`.
+async fn tasks_named_like(rds: &aws_sdk_rds::Client, id: &str) -> Vec<(String, String)> {
+    let all = rds.describe_export_tasks().send().await.unwrap();
+    let mut found: Vec<(String, String)> = all
+        .export_tasks()
+        .iter()
+        .filter_map(|t| Some((t.export_task_identifier()?, t.source_arn()?)))
+        .filter(|(name, _)| name.starts_with(id))
+        .map(|(name, arn)| (name.to_string(), arn.to_string()))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn an_identifier_taken_by_another_snapshots_export_moves_to_r2_once() {
+    let f = Fixture::new().await;
+    let id = unique_backdated();
+    // Another snapshot's export already holds the identifier (RDS never frees one).
+    let elsewhere = unique_snapshot("elsewhere");
+    let elsewhere_arn = f.snapshot(&elsewhere).await;
+    aws::start_export(&f.rds, &id, &elsewhere_arn, &f.config.bucket_name).await;
+    // A name the restore task gives, with a date only this test uses.
+    let arn = f.snapshot(&id).await;
+    let event = event_0042(&id, &arn);
+    let r2 = format!("{id}-r2");
+
+    let out = f.trigger().handle(&event).await.unwrap();
+    assert!(
+        matches!(&out, Answer::Started { snapshot, export_task, .. } if *snapshot == id && *export_task == r2),
+        "{out:?}"
+    );
+    let task = f.export_task(&r2).await.expect("export under -r2");
+    assert_eq!(task.source_arn(), Some(arn.as_str()));
+    assert_eq!(
+        liberator_engine::export_id::ExportId::parse(&r2)
+            .unwrap()
+            .date(),
+        liberator_engine::export_id::ExportId::parse(&id)
+            .unwrap()
+            .date(),
+        "-r2 lands under the same import date"
+    );
+
+    // Delivered again: nothing new.
+    let again = f.trigger().handle(&event).await.unwrap();
+    assert_eq!(
+        again,
+        Answer::AlreadyExported {
+            snapshot: id.clone(),
+            export_task: r2.clone()
+        }
+    );
+    assert_eq!(
+        tasks_named_like(&f.rds, &id).await,
+        vec![(id.clone(), elsewhere_arn), (r2, arn)],
+        "one export of each snapshot"
+    );
+}
+
+#[tokio::test]
+async fn the_same_snapshot_delivered_again_starts_no_second_export() {
+    let f = Fixture::new().await;
+    let id = unique_backdated();
+    let arn = f.snapshot(&id).await;
+    let event = event_0042(&id, &arn);
+    let first = f.trigger().handle(&event).await.unwrap();
+    assert!(
+        matches!(&first, Answer::Started { export_task, .. } if *export_task == id),
+        "{first:?}"
+    );
+    for _ in 0..2 {
+        let again = f.trigger().handle(&event).await.unwrap();
+        assert_eq!(
+            again,
+            Answer::AlreadyExported {
+                snapshot: id.clone(),
+                export_task: id.clone()
+            }
+        );
+    }
+    assert_eq!(tasks_named_like(&f.rds, &id).await, vec![(id, arn)]);
 }
 
 #[tokio::test]
@@ -174,7 +269,7 @@ async fn a_manual_invocation_exports_the_latest_prefixed_snapshot() {
     ] {
         let out = f.trigger().handle(&payload).await.unwrap();
         match out {
-            Answer::Started { snapshot, .. } | Answer::AlreadyExported { snapshot } => {
+            Answer::Started { snapshot, .. } | Answer::AlreadyExported { snapshot, .. } => {
                 assert_eq!(snapshot, newest)
             }
             other => panic!("{other:?}"),

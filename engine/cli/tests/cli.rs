@@ -50,10 +50,7 @@ async fn copy_exit_codes_and_json_report() {
     write(ep, &src, id).await;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
-    let (source, target) = (
-        format!("s3://{src}"),
-        format!("s3://{dst}/parking/liberator"),
-    );
+    let (source, target) = (format!("s3://{src}"), format!("s3://{dst}/parking"));
     let args = [
         "copy",
         id,
@@ -298,7 +295,7 @@ fn demo_runs_without_any_server() {
     );
     assert!(stdout.contains("copied 0, skipped 14"), "{stdout}");
     let landed = dir.path().join(
-        "demo/landing/parking/liberator/liberator/liberator.pcn/import_year=2024/import_month=06/import_day=04/import_date=20240604",
+        "demo/landing/parking/liberator/liberator.pcn/import_year=2024/import_month=06/import_day=04/import_date=20240604",
     );
     assert_eq!(std::fs::read_dir(landed).unwrap().count(), 6);
 }

@@ -19,11 +19,7 @@ fn stderr(o: &Output) -> String {
 /// `DIR/exports` holds the sample export; returns `(source, target)`.
 fn sample(dir: &Path) -> (String, String) {
     let source = dir.join("exports").to_str().unwrap().to_string();
-    let target = dir
-        .join("landing/parking/liberator")
-        .to_str()
-        .unwrap()
-        .to_string();
+    let target = dir.join("landing/parking").to_str().unwrap().to_string();
     let out = engine(&["sample", &source, "--export-id", ID])
         .output()
         .unwrap();

@@ -7,7 +7,9 @@
 //!
 //! The export task is named after the snapshot, so a re-delivered event (EventBridge and
 //! Lambda both deliver at least once) meets `ExportTaskAlreadyExists` and succeeds without
-//! starting a second export.
+//! starting a second export. A snapshot taken again under a name already exported (a date
+//! re-backdated) is exported as `<name>-r2` (then `-r3` …), which lands under the same
+//! import date: see [`export`].
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), export_trigger::Error> {
@@ -20,17 +22,21 @@
 //! # let _ = answer; Ok(()) }
 //! ```
 
+pub mod export;
 pub mod runtime;
+pub mod snapshots;
 
 use std::time::Duration;
 
-use aws_sdk_rds::error::DisplayErrorContext;
 use lambda_runtime::Diagnostic;
 use liberator_aws::AwsOptions;
 use liberator_lambda_common::env;
 use liberator_lambda_common::rds_event::{self, RdsEvent};
 use serde::Serialize;
 use serde_json::Value;
+
+pub use export::{Provenance, provenance};
+pub use snapshots::Snapshot;
 
 /// Default snapshot identifier prefix: the restore task names its snapshots so.
 pub const DEFAULT_SNAPSHOT_PREFIX: &str = liberator_export_id::PREFIX;
@@ -110,6 +116,46 @@ pub enum Error {
     /// StartExportTask failed (other than the task already existing).
     #[error("StartExportTask for snapshot {snapshot:?} failed: {detail}")]
     StartExport { snapshot: String, detail: String },
+
+    /// DescribeDBSnapshots for the snapshot being exported failed.
+    #[error("DescribeDBSnapshots for snapshot {snapshot:?} failed: {detail}")]
+    DescribeSnapshot { snapshot: String, detail: String },
+
+    /// DescribeExportTasks for an export identifier already taken failed.
+    #[error(
+        "DescribeExportTasks for export task {export_task:?} (snapshot {snapshot:?}) failed: {detail}"
+    )]
+    DescribeExport {
+        snapshot: String,
+        export_task: String,
+        detail: String,
+    },
+
+    /// The snapshot's name makes no export identifier RDS takes.
+    #[error(
+        "snapshot {snapshot:?} cannot be exported under its own name: {source}; name the snapshots \
+         as the restore task does (sql-to-parquet-YY-MM-DD-HHMMSS or sql-to-parquet-YYYY-MM-DD-backdated)"
+    )]
+    ExportId {
+        snapshot: String,
+        source: liberator_export_id::ExportIdError,
+    },
+
+    /// Every export identifier of the snapshot's name is taken by exports of earlier
+    /// snapshots of that name: nothing was exported.
+    #[error(
+        "snapshot {snapshot:?} ({arn}) was not exported: export identifiers {first} to {last} \
+         are all taken by exports of earlier snapshots of that name, and RDS never frees an \
+         identifier. Export it by hand (aws rds start-export-task --source-arn {arn}) under a new \
+         identifier of the same import date (any sql-to-parquet-YY-MM-DD-HHMMSS of that day), \
+         then land that export"
+    )]
+    NoFreeExportId {
+        snapshot: String,
+        arn: String,
+        first: String,
+        last: String,
+    },
 }
 
 impl Error {
@@ -122,6 +168,10 @@ impl Error {
             Error::NoSnapshot { .. } => "NoSnapshot",
             Error::DescribeSnapshots { .. } => "DescribeSnapshots",
             Error::StartExport { .. } => "StartExport",
+            Error::DescribeSnapshot { .. } => "DescribeSnapshot",
+            Error::DescribeExport { .. } => "DescribeExport",
+            Error::ExportId { .. } => "ExportId",
+            Error::NoFreeExportId { .. } => "NoFreeExportId",
         }
     }
 }
@@ -140,14 +190,18 @@ impl From<Error> for Diagnostic {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Answer {
-    /// An export task was started.
+    /// An export task was started: named after the snapshot, or `<snapshot>-rN` when the
+    /// snapshot was taken again under a name already exported.
     Started {
         snapshot: String,
         export_task: String,
         status: Option<String>,
     },
-    /// The export task already existed (re-delivered event): nothing done.
-    AlreadyExported { snapshot: String },
+    /// An export task of this snapshot already existed (re-delivered event): nothing done.
+    AlreadyExported {
+        snapshot: String,
+        export_task: String,
+    },
     /// The snapshot does not carry the prefix: logged and ignored.
     Ignored { snapshot: String, reason: String },
 }
@@ -182,240 +236,35 @@ impl Trigger {
     /// Handles one invocation.
     #[tracing::instrument(skip_all, fields(export_id))]
     pub async fn handle(&self, event: &Value) -> Result<Answer, Error> {
-        let (snapshot, arn) = if is_manual(event) {
+        let snapshot = if is_manual(event) {
             tracing::info!("invoked without a snapshot: looking for the latest one");
             self.latest_snapshot().await?
         } else {
             let e = RdsEvent::parse(event)?.expect(rds_event::SNAPSHOT_CREATED)?;
-            (e.source_identifier, e.source_arn)
+            Snapshot {
+                id: e.source_identifier,
+                arn: e.source_arn,
+                created: None,
+            }
         };
-        tracing::Span::current().record("export_id", snapshot.as_str());
-        liberator_lambda_common::emf::set_property("export_id", snapshot.as_str());
-        if !snapshot.starts_with(&self.config.snapshot_prefix) {
+        tracing::Span::current().record("export_id", snapshot.id.as_str());
+        liberator_lambda_common::emf::set_property("export_id", snapshot.id.as_str());
+        if !snapshot.id.starts_with(&self.config.snapshot_prefix) {
             let reason = format!(
                 "identifier does not start with {:?}",
                 self.config.snapshot_prefix
             );
-            tracing::info!(snapshot, reason, "ignoring snapshot");
-            return Ok(Answer::Ignored { snapshot, reason });
+            tracing::info!(snapshot = snapshot.id, reason, "ignoring snapshot");
+            return Ok(Answer::Ignored {
+                snapshot: snapshot.id,
+                reason,
+            });
         }
-        self.start_export(&snapshot, &arn).await
-    }
-
-    /// Starts the export task named after the snapshot.
-    async fn start_export(&self, snapshot: &str, arn: &str) -> Result<Answer, Error> {
-        let c = &self.config;
-        let result = self
-            .rds
-            .start_export_task()
-            .export_task_identifier(snapshot)
-            .source_arn(arn)
-            .s3_bucket_name(&c.bucket_name)
-            .iam_role_arn(&c.iam_role_arn)
-            .kms_key_id(&c.kms_key_id)
-            .set_s3_prefix(c.export_s3_prefix.clone())
-            .send()
-            .await;
-        match result {
-            Ok(out) => {
-                let status = out.status().map(str::to_string);
-                metrics::counter!(EXPORT_TASKS_STARTED).increment(1);
-                tracing::info!(snapshot, bucket = %c.bucket_name, status = ?status, "export task started");
-                Ok(Answer::Started {
-                    snapshot: snapshot.to_string(),
-                    export_task: out.export_task_identifier().unwrap_or(snapshot).to_string(),
-                    status,
-                })
-            }
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_export_task_already_exists_fault()) =>
-            {
-                tracing::info!(
-                    snapshot,
-                    "export task already exists (re-delivered event): nothing to do"
-                );
-                Ok(Answer::AlreadyExported {
-                    snapshot: snapshot.to_string(),
-                })
-            }
-            Err(e) => Err(Error::StartExport {
-                snapshot: snapshot.to_string(),
-                detail: DisplayErrorContext(&e).to_string(),
-            }),
-        }
-    }
-
-    /// The newest available manual snapshot of `RDS_INSTANCE_ID` with the prefix:
-    /// (identifier, ARN).
-    async fn latest_snapshot(&self) -> Result<(String, String), Error> {
-        let instance = self
-            .config
-            .rds_instance_id
-            .clone()
-            .ok_or(Error::NoInstance)?;
-        let prefix = &self.config.snapshot_prefix;
-        let mut pages = self
-            .rds
-            .describe_db_snapshots()
-            .db_instance_identifier(&instance)
-            .snapshot_type("manual")
-            .into_paginator()
-            .send();
-        let mut best: Option<(aws_sdk_rds::primitives::DateTime, String, String)> = None;
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::DescribeSnapshots {
-                instance: instance.clone(),
-                detail: DisplayErrorContext(&e).to_string(),
-            })?;
-            for s in page.db_snapshots() {
-                let (Some(id), Some(arn), Some(created)) = (
-                    s.db_snapshot_identifier(),
-                    s.db_snapshot_arn(),
-                    s.snapshot_create_time(),
-                ) else {
-                    continue;
-                };
-                // The filter asks for manual snapshots already; the check guards against
-                // a server that ignores it (automated ones are named `rds:…`).
-                let manual = s
-                    .snapshot_type()
-                    .is_none_or(|t| t.eq_ignore_ascii_case("manual"));
-                let available = s
-                    .status()
-                    .is_some_and(|st| st.eq_ignore_ascii_case("available"));
-                if !manual || !available || !id.starts_with(prefix.as_str()) {
-                    continue;
-                }
-                if best
-                    .as_ref()
-                    .is_none_or(|(t, bid, _)| (created, id) > (t, bid.as_str()))
-                {
-                    best = Some((*created, id.to_string(), arn.to_string()));
-                }
-            }
-        }
-        let (_, id, arn) = best.ok_or_else(|| Error::NoSnapshot {
-            instance: instance.clone(),
-            prefix: prefix.clone(),
-        })?;
-        tracing::info!(snapshot = id, instance, "latest snapshot found");
-        Ok((id, arn))
+        // Boxed: the SDK futures inside are deep enough to overflow the compiler's layout
+        // query depth when the runtime's future holds them inline.
+        Box::pin(self.start_export(snapshot)).await
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use aws_sdk_rds::operation::start_export_task::{StartExportTaskError, StartExportTaskOutput};
-    use aws_sdk_rds::types::error::{ExportTaskAlreadyExistsFault, InvalidExportSourceStateFault};
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
-    use serde_json::json;
-
-    fn config() -> Config {
-        Config {
-            bucket_name: "exports".into(),
-            iam_role_arn: "arn:aws:iam::1:role/r".into(),
-            kms_key_id: "k".into(),
-            snapshot_prefix: DEFAULT_SNAPSHOT_PREFIX.into(),
-            ..Default::default()
-        }
-    }
-
-    fn event(id: &str) -> Value {
-        json!({
-            "version": "0", "id": "e", "detail-type": "RDS DB Snapshot Event", "source": "aws.rds",
-            "account": "1", "time": "2024-06-04T10:21:44Z", "region": "eu-west-2",
-            "resources": [format!("arn:aws:rds:eu-west-2:1:snapshot:{id}")],
-            "detail": {"EventID": "RDS-EVENT-0042", "SourceIdentifier": id,
-                       "SourceArn": format!("arn:aws:rds:eu-west-2:1:snapshot:{id}")}
-        })
-    }
-
-    #[test]
-    fn manual_payloads() {
-        assert!(is_manual(&json!({})));
-        assert!(is_manual(&Value::Null));
-        assert!(is_manual(
-            &json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
-        ));
-        assert!(!is_manual(&event("sql-to-parquet-24-06-04-101500")));
-        assert!(!is_manual(&json!({"source": "aws.rds"})));
-    }
-
-    #[tokio::test]
-    async fn already_exists_is_success() {
-        let rule = mock!(aws_sdk_rds::Client::start_export_task).then_error(|| {
-            StartExportTaskError::ExportTaskAlreadyExistsFault(
-                ExportTaskAlreadyExistsFault::builder().build(),
-            )
-        });
-        let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, &[&rule]);
-        let out = Trigger::new(rds, config())
-            .handle(&event("sql-to-parquet-24-06-04-101500"))
-            .await
-            .unwrap();
-        assert_eq!(
-            out,
-            Answer::AlreadyExported {
-                snapshot: "sql-to-parquet-24-06-04-101500".into()
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn other_failures_name_the_snapshot() {
-        let rule = mock!(aws_sdk_rds::Client::start_export_task).then_error(|| {
-            StartExportTaskError::InvalidExportSourceStateFault(
-                InvalidExportSourceStateFault::builder()
-                    .message("creating")
-                    .build(),
-            )
-        });
-        let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, &[&rule]);
-        let err = Trigger::new(rds, config())
-            .handle(&event("sql-to-parquet-24-06-04-101500"))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::StartExport { .. }), "{err}");
-        assert!(
-            err.to_string().contains("sql-to-parquet-24-06-04-101500"),
-            "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn other_prefixes_are_ignored_without_calls() {
-        let rule = mock!(aws_sdk_rds::Client::start_export_task)
-            .then_output(|| StartExportTaskOutput::builder().build());
-        let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, &[&rule]);
-        let out = Trigger::new(rds, config())
-            .handle(&event("nightly-2024"))
-            .await
-            .unwrap();
-        assert!(matches!(out, Answer::Ignored { .. }), "{out:?}");
-        assert_eq!(rule.num_calls(), 0);
-    }
-
-    #[test]
-    fn the_error_type_names_the_kind() {
-        let d = Diagnostic::from(Error::NoInstance);
-        assert_eq!(d.error_type, "NoInstance");
-        let d = Diagnostic::from(Error::StartExport {
-            snapshot: "s".into(),
-            detail: "d".into(),
-        });
-        assert_eq!(d.error_type, "StartExport");
-        assert!(d.error_message.contains("StartExportTask"), "{d:?}");
-    }
-
-    #[tokio::test]
-    async fn manual_without_instance_fails() {
-        let rds = mock_client!(aws_sdk_rds, RuleMode::Sequential, &[]);
-        let err = Trigger::new(rds, config())
-            .handle(&json!({}))
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::NoInstance), "{err}");
-    }
-}
+mod tests;

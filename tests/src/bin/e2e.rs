@@ -35,6 +35,14 @@ async fn main() -> ExitCode {
         liberator_tests::pipeline::LANDING_PREFIX,
         run.landed.len()
     );
+    if let Some(key) = run
+        .landed
+        .iter()
+        .map(|(k, _)| k)
+        .find(|k| k.starts_with(&format!("{}/", liberator_tests::pipeline::LANDING_PREFIX)))
+    {
+        println!("          e.g. {key}");
+    }
     println!(
         "glue      {} run(s) of {}\n",
         run.workflow_runs, run.workflow

@@ -129,7 +129,7 @@ impl Fixture {
         let config = Config {
             source_bucket,
             target_bucket,
-            target_prefix: "parking/liberator".into(),
+            target_prefix: "parking".into(),
             workflow_name: workflow,
             backdated_workflow_name: Some(backdated),
             concurrency: 16,

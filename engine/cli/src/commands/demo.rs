@@ -33,8 +33,8 @@ impl Demo {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         let source = location(exports_dir.to_str().context("non-UTF-8 demo path")?)?;
-        let target = location(landing_dir.to_str().context("non-UTF-8 demo path")?)?
-            .join("parking/liberator");
+        let target =
+            location(landing_dir.to_str().context("non-UTF-8 demo path")?)?.join("parking");
         let engine = Engine::connect(
             &source,
             &target,
