@@ -118,7 +118,12 @@ pub struct PipelineRun {
     pub layout_errors: Vec<String>,
     pub workflow_runs: usize,
     pub trigger: export_trigger::Answer,
-    pub copier: export_copier::Answer,
+    /// The copier's answer; `None` when it failed (see `copier_error`).
+    pub copier: Option<export_copier::Answer>,
+    /// The copier's error kind and message, when it refused or failed.
+    pub copier_error: Option<(&'static str, String)>,
+    /// The copier report's completeness section (from the exactly-once marker).
+    pub completeness: Option<String>,
     /// Re-delivery of both events: outcomes and whether anything changed.
     pub redelivered: Option<(export_trigger::Answer, export_copier::Answer, bool)>,
 }
@@ -135,6 +140,18 @@ pub async fn run(
     run_zip(endpoint, db, zip, redeliver).await
 }
 
+/// What a scenario changes in the pipeline. Default: the plain daily run.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Re-deliver both events after the run and check that nothing changed.
+    pub redeliver: bool,
+    /// How the export stand-in writes the export (batch folders, gaps, tables it fails).
+    pub export: LocalExportConfig,
+    /// Delete one Parquet file of this table (`<db>.<table>`) from the export before the
+    /// copier runs: rows the database held that never land.
+    pub delete_one_file_of: Option<String>,
+}
+
 /// [`run`] on a zipped dump in memory.
 pub async fn run_zip(
     endpoint: &str,
@@ -142,6 +159,28 @@ pub async fn run_zip(
     zip: Vec<u8>,
     redeliver: bool,
 ) -> Result<PipelineRun> {
+    run_with(
+        endpoint,
+        db,
+        zip,
+        &Options {
+            redeliver,
+            ..Options::default()
+        },
+    )
+    .await
+}
+
+/// The pipeline on a zipped dump in memory, as `opts` says. The copier checks landed rows
+/// against the restore task's manifest; when it refuses (a partial day), its error is in
+/// [`PipelineRun::copier_error`] and nothing is re-delivered.
+pub async fn run_with(
+    endpoint: &str,
+    db: &MariaDb,
+    zip: Vec<u8>,
+    opts: &Options,
+) -> Result<PipelineRun> {
+    let redeliver = opts.redeliver;
     let s3 = s3_client(endpoint);
     let rds = aws::rds_client(endpoint);
     let glue = aws::glue_client(endpoint);
@@ -216,10 +255,21 @@ pub async fn run_zip(
             writer.store(),
             &export_loc,
             &snapshot,
-            &LocalExportConfig::default(),
+            &opts.export,
         )
         .await
         .with_context(|| format!("exporting {database}"))?;
+    }
+
+    if let Some(table) = &opts.delete_one_file_of {
+        let (database, _) = table.split_once('.').context("<db>.<table>")?;
+        let folder = format!("{snapshot}/{database}/{table}/");
+        let files = list_all(&s3, &exports, &folder).await;
+        let (key, _) = files
+            .iter()
+            .find(|(k, _)| k.ends_with(".parquet"))
+            .with_context(|| format!("no Parquet file of {table} to delete"))?;
+        s3.delete_object().bucket(&exports).key(key).send().await?;
     }
 
     let workflow = format!(
@@ -236,6 +286,10 @@ pub async fn run_zip(
             target_prefix: LANDING_PREFIX.into(),
             workflow_name: workflow.clone(),
             backdated_workflow_name: Some(format!("{workflow}-backdated")),
+            // Where the restore task wrote its manifest (its default location).
+            manifests: Some(Location::parse(&format!(
+                "s3://{parking}/liberator-manifests/"
+            ))?),
             ..export_copier::Config::default()
         },
     );
@@ -246,10 +300,10 @@ pub async fn run_zip(
         )
     };
     let e0161 = event("rds-event-0161-export-completed.json", &snapshot, &arn)?;
-    let copier_out = copier
-        .handle_export(&e0161, &invocation())
-        .await
-        .context("export-copier")?;
+    let (copier_out, copier_error) = match copier.handle_export(&e0161, &invocation()).await {
+        Ok(answer) => (Some(answer), None),
+        Err(e) => (None, Some((e.kind(), e.to_string()))),
+    };
 
     let exported = list_all(&s3, &exports, "").await;
     let landed = list_all(&s3, &landing, "").await;
@@ -296,7 +350,20 @@ pub async fn run_zip(
     }
     let workflow_runs = aws::workflow_runs(&glue, &workflow).await.len();
 
-    let redelivered = if redeliver {
+    // The landing's completeness section, as the copier's report (kept in the marker) says.
+    let marker_key = format!("_liberator/glue-runs/{snapshot}.json");
+    let completeness = match landed.iter().any(|(k, _)| *k == marker_key) {
+        true => {
+            let marker: serde_json::Value =
+                serde_json::from_slice(&get_bytes(&s3, &landing, &marker_key).await)?;
+            serde_json::from_value::<liberator_engine::Report>(marker["report"].clone())
+                .ok()
+                .and_then(|r| r.completeness)
+                .map(|c| c.to_string())
+        }
+        false => None,
+    };
+    let redelivered = if redeliver && copier_error.is_none() {
         let t = trigger.handle(&e0042).await.context("re-delivered 0042")?;
         let c = copier
             .handle_export(&e0161, &invocation())
@@ -335,6 +402,8 @@ pub async fn run_zip(
         workflow_runs,
         trigger: trigger_out,
         copier: copier_out,
+        copier_error,
+        completeness,
         redelivered,
     })
 }

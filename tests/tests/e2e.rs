@@ -53,7 +53,7 @@ async fn a_dropped_dump_lands_as_parquet_and_starts_glue_exactly_once() {
         r.trigger
     );
     assert!(
-        matches!(r.copier, export_copier::Answer::GlueStarted { .. }),
+        matches!(r.copier, Some(export_copier::Answer::GlueStarted { .. })),
         "{:?}",
         r.copier
     );
@@ -68,6 +68,17 @@ async fn a_dropped_dump_lands_as_parquet_and_starts_glue_exactly_once() {
         r.table_report()
     );
     assert_eq!(r.workflow_runs, 1);
+    // Rows checked against the restore manifest, table by table, before Glue started.
+    let completeness = r
+        .completeness
+        .as_deref()
+        .expect("the report's completeness");
+    eprintln!("{completeness}");
+    assert!(
+        completeness.contains("completeness PASSED: 16 table(s), 0 failing")
+            && completeness.contains("restore manifest"),
+        "{completeness}"
+    );
     let (t, c, unchanged) = r.redelivered.as_ref().unwrap();
     assert!(
         matches!(t, export_trigger::Answer::AlreadyExported { .. }),
