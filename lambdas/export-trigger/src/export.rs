@@ -110,7 +110,11 @@ impl Trigger {
                             );
                         }
                         Provenance::Unknown => {
-                            let next = nth_export_id(&snapshot.id, number + 1);
+                            let next = if number < MAX_EXPORT_NUMBER {
+                                nth_export_id(&snapshot.id, number + 1)
+                            } else {
+                                "a new identifier of the same import date".to_string()
+                            };
                             tracing::warn!(
                                 snapshot = snapshot.id,
                                 export_task = task,
