@@ -31,7 +31,9 @@ pub struct Config {
     pub source_prefix: String,
     /// `TARGET_BUCKET`: the landing bucket. Required.
     pub target_bucket: String,
-    /// `TARGET_PREFIX`: landing prefix the table folders go under. Default: the bucket root.
+    /// `TARGET_PREFIX`: landing prefix the table folders go under. Default `parking`: tables
+    /// land at `parking/<db>/<db.table>/import_year=…/`, where the platform's Glue crawler
+    /// reads (`s3://<landing>/parking/liberator` for the `liberator` database).
     pub target_prefix: String,
     /// `WORKFLOW_NAME`: Glue workflow started after a normal export. Required.
     pub workflow_name: String,
@@ -75,13 +77,16 @@ pub struct Config {
     pub endpoints: Endpoints,
 }
 
+/// The landing root the platform's crawler reads.
+pub const DEFAULT_TARGET_PREFIX: &str = "parking";
+
 impl Default for Config {
     fn default() -> Self {
         Config {
             source_bucket: String::new(),
             source_prefix: String::new(),
             target_bucket: String::new(),
-            target_prefix: String::new(),
+            target_prefix: DEFAULT_TARGET_PREFIX.into(),
             workflow_name: String::new(),
             backdated_workflow_name: None,
             concurrency: DEFAULT_CONCURRENCY,
@@ -133,7 +138,7 @@ impl Config {
             source_bucket: env::required("SOURCE_BUCKET")?,
             source_prefix: env::optional("SOURCE_PREFIX").unwrap_or_default(),
             target_bucket: env::required("TARGET_BUCKET")?,
-            target_prefix: env::optional("TARGET_PREFIX").unwrap_or_default(),
+            target_prefix: env::optional("TARGET_PREFIX").unwrap_or(d.target_prefix.clone()),
             workflow_name: env::required("WORKFLOW_NAME")?,
             backdated_workflow_name: env::optional("BACKDATED_WORKFLOW_NAME"),
             concurrency,
