@@ -1,25 +1,16 @@
 //! The `restore` binary keeps the password out of argv, logs and errors, and exits
 //! non-zero on failure.
 
+use std::path::Path;
 use std::process::Command;
+
+use liberator_tests::restore_day::restore_command;
 
 const PASSWORD: &str = "Sup3r-s3cret-PW";
 
+/// The binary with no ambient configuration.
 fn restore() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restore"));
-    // No ambient configuration leaks in.
-    for var in [
-        "MYSQL_HOST",
-        "MYSQL_PORT",
-        "MYSQL_USER",
-        "MYSQL_PASS",
-        "MYSQL_PASS_SECRET_ID",
-        "BUCKET_NAME",
-        "RDS_INSTANCE_ID",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    restore_command(Path::new(env!("CARGO_BIN_EXE_restore")))
 }
 
 #[test]

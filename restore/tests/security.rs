@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use liberator_tests::aws::{create_instance, rds_client};
 use liberator_tests::mariadb::{self, MariaDb, ServerOptions, ServerTls, zip_bytes};
-use liberator_tests::{ACCESS_KEY, SECRET_KEY, create_bucket, list_all, moto, unique_bucket};
+use liberator_tests::restore_day::DumpDay;
+use liberator_tests::{ACCESS_KEY, SECRET_KEY, moto};
 use mysql_async::prelude::Queryable;
 
 /// Runs `openssl` with `args` (split at spaces) in `dir`, failing loudly when it is
@@ -138,54 +138,6 @@ fn dump_zip() -> Vec<u8> {
     zip_bytes(&[("dump.sql", sql.as_slice())])
 }
 
-/// Today's dump in a new bucket, and a new instance with one old manual snapshot.
-async fn setup(name: &str) -> (String, String, aws_sdk_s3::Client, aws_sdk_rds::Client) {
-    let s3 = liberator_tests::s3_client(&moto().endpoint);
-    let rds = rds_client(&moto().endpoint);
-    let bucket = unique_bucket(name);
-    create_bucket(&s3, &bucket).await;
-    let key = format!(
-        "parking/liberator_dump_{}.zip",
-        chrono::Utc::now().format("%y%m%d")
-    );
-    s3.put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(dump_zip().into())
-        .send()
-        .await
-        .unwrap();
-    let instance = format!("inst-{bucket}");
-    create_instance(&rds, &instance).await;
-    rds.create_db_snapshot()
-        .db_instance_identifier(&instance)
-        .db_snapshot_identifier(old_snapshot(&bucket))
-        .send()
-        .await
-        .unwrap();
-    (bucket, instance, s3, rds)
-}
-
-/// The instance's old manual snapshot (ids are unique in the account, hence the bucket's
-/// unique name).
-fn old_snapshot(bucket: &str) -> String {
-    format!("sql-to-parquet-old-{bucket}")
-}
-
-async fn manual_snapshots(rds: &aws_sdk_rds::Client, instance: &str) -> Vec<String> {
-    let out = rds
-        .describe_db_snapshots()
-        .db_instance_identifier(instance)
-        .snapshot_type("manual")
-        .send()
-        .await
-        .unwrap();
-    out.db_snapshots()
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-        .collect()
-}
-
 /// The `restore` binary's whole task on the TLS server, verifying it with `ca`; no
 /// ambient configuration leaks in.
 fn restore(ca: &Path, db: &str, bucket: &str, instance: &str) -> tokio::process::Command {
@@ -234,30 +186,32 @@ async fn run(cmd: &mut tokio::process::Command) -> (Option<i32>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_servers_ca_verifies_it_and_the_dump_is_snapshotted() {
-    let (bucket, instance, s3, rds) = setup("tls-ok").await;
-    let (code, out) = run(restore(&tls_server().ca, "tls_ok", &bucket, &instance)
-        .env("MYSQL_PASS", MariaDb::PASSWORD))
+    let day = DumpDay::new("tls-ok", dump_zip()).await;
+    let (code, out) = run(
+        restore(&tls_server().ca, "tls_ok", &day.bucket, &day.instance)
+            .env("MYSQL_PASS", MariaDb::PASSWORD),
+    )
     .await;
     assert_eq!(code, Some(0), "{out}");
     // The server refuses plaintext TCP clients, so the rows came over TLS.
     assert_eq!(rows_in("tls_ok").await, ROWS);
-    let snapshots = manual_snapshots(&rds, &instance).await;
+    let snapshots = day.manual_snapshots().await;
     assert_eq!(snapshots.len(), 1, "{snapshots:?}");
-    assert_ne!(snapshots[0], old_snapshot(&bucket));
-    assert_eq!(
-        list_all(&s3, &bucket, "liberator-manifests/").await.len(),
-        1
-    );
+    assert_ne!(snapshots[0], day.old_snapshot);
+    assert_eq!(day.manifests().await.len(), 1);
     assert!(!out.contains(MariaDb::PASSWORD));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_ca_is_refused_and_nothing_is_snapshotted() {
-    let (bucket, instance, s3, rds) = setup("tls-wrong-ca").await;
-    let (code, out) = run(
-        restore(&tls_server().other_ca, "tls_wrong_ca", &bucket, &instance)
-            .env("MYSQL_PASS", MariaDb::PASSWORD),
+    let day = DumpDay::new("tls-wrong-ca", dump_zip()).await;
+    let (code, out) = run(restore(
+        &tls_server().other_ca,
+        "tls_wrong_ca",
+        &day.bucket,
+        &day.instance,
     )
+    .env("MYSQL_PASS", MariaDb::PASSWORD))
     .await;
     assert_eq!(code, Some(1), "{out}");
     let port = tls_server().db.port;
@@ -268,15 +222,8 @@ async fn another_ca_is_refused_and_nothing_is_snapshotted() {
         "the error names the connection, TLS and the certificate: {out}"
     );
     assert_eq!(rows_in("tls_wrong_ca").await, 0);
-    assert_eq!(
-        manual_snapshots(&rds, &instance).await,
-        [old_snapshot(&bucket)]
-    );
-    assert!(
-        list_all(&s3, &bucket, "liberator-manifests/")
-            .await
-            .is_empty()
-    );
+    day.assert_nothing_snapshotted().await;
+    assert!(day.manifests().await.is_empty());
     assert!(!out.contains(MariaDb::PASSWORD));
 }
 
@@ -321,7 +268,7 @@ async fn a_missing_ca_bundle_is_named_before_anything_runs() {
 /// matches it) is only in a Secrets Manager secret shaped as RDS makes them; then the whole
 /// task at `RUST_LOG=trace`. Returns the password's random part and the run's output.
 async fn run_with_secret(name: &str, sensitive_bodies: bool) -> String {
-    let (bucket, instance, s3, rds) = setup(name).await;
+    let day = DumpDay::new(name, dump_zip()).await;
     // The user and the secret are named by one random value, the password is another.
     let id = uuid::Uuid::new_v4().simple().to_string();
     let hex = uuid::Uuid::new_v4().simple().to_string();
@@ -348,7 +295,7 @@ async fn run_with_secret(name: &str, sensitive_bodies: bool) -> String {
         .unwrap();
 
     let db = name.replace('-', "_");
-    let mut cmd = restore(&tls_server().ca, &db, &bucket, &instance);
+    let mut cmd = restore(&tls_server().ca, &db, &day.bucket, &day.instance);
     cmd.env("MYSQL_USER", &user)
         .env("MYSQL_PASS_SECRET_ID", &secret_id)
         .env("RUST_LOG", "trace");
@@ -364,11 +311,8 @@ async fn run_with_secret(name: &str, sensitive_bodies: bool) -> String {
         tail(&out)
     );
     assert_eq!(rows_in(&db).await, ROWS);
-    assert_eq!(manual_snapshots(&rds, &instance).await.len(), 1);
-    assert_eq!(
-        list_all(&s3, &bucket, "liberator-manifests/").await.len(),
-        1
-    );
+    assert_eq!(day.manual_snapshots().await.len(), 1);
+    assert_eq!(day.manifests().await.len(), 1);
     assert!(
         out.len() > 100_000,
         "RUST_LOG=trace logs the SDK, TLS and the load: {} bytes",

@@ -5,6 +5,7 @@
 //! manifest is written. Against moto (S3, RDS) and the harness's MariaDB.
 
 use std::io::Read;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,15 +13,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use liberator_restore::config::{MysqlConfig, Password};
-use liberator_restore::task::{Run, TaskConfig};
+use liberator_restore::task::Run;
 use liberator_restore::zip::{ByteChunks, RangeSource, S3Object};
 use liberator_restore::{RestoreError, Result};
-use liberator_tests::aws::{create_instance, rds_client};
 use liberator_tests::mariadb::{MariaDb, mariadb, zip_bytes};
-use liberator_tests::{
-    ACCESS_KEY, SECRET_KEY, create_bucket, list_all, moto, s3_client, unique_bucket,
-};
+use liberator_tests::restore_day::{DumpDay, restore_command};
+use liberator_tests::{ACCESS_KEY, SECRET_KEY, moto};
 use mysql_async::prelude::Queryable;
 
 /// `rows` single-row inserts into `t` with 40 characters of noise each (so the zip does
@@ -39,51 +37,6 @@ fn dump_sql(rows: u64) -> Vec<u8> {
     sql
 }
 
-/// Uploads `zip` as today's dump and makes an instance with one old manual snapshot.
-async fn setup(
-    name: &str,
-    zip: Vec<u8>,
-) -> (String, String, aws_sdk_s3::Client, aws_sdk_rds::Client) {
-    let s3 = s3_client(&moto().endpoint);
-    let rds = rds_client(&moto().endpoint);
-    let bucket = unique_bucket(name);
-    create_bucket(&s3, &bucket).await;
-    let key = format!(
-        "parking/liberator_dump_{}.zip",
-        chrono::Utc::now().format("%y%m%d")
-    );
-    s3.put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(zip.into())
-        .send()
-        .await
-        .unwrap();
-    let instance = format!("inst-{bucket}");
-    create_instance(&rds, &instance).await;
-    rds.create_db_snapshot()
-        .db_instance_identifier(&instance)
-        .db_snapshot_identifier(format!("sql-to-parquet-old-{name}"))
-        .send()
-        .await
-        .unwrap();
-    (bucket, instance, s3, rds)
-}
-
-async fn manual_snapshots(rds: &aws_sdk_rds::Client, instance: &str) -> Vec<String> {
-    let out = rds
-        .describe_db_snapshots()
-        .db_instance_identifier(instance)
-        .snapshot_type("manual")
-        .send()
-        .await
-        .unwrap();
-    out.db_snapshots()
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-        .collect()
-}
-
 async fn rows_in(db: &str) -> u64 {
     let n: Option<u64> = mariadb()
         .conn()
@@ -92,17 +45,6 @@ async fn rows_in(db: &str) -> u64 {
         .await
         .unwrap_or(None);
     n.unwrap_or(0)
-}
-
-fn mysql(db: &str) -> MysqlConfig {
-    let server = mariadb();
-    MysqlConfig {
-        port: server.port,
-        user: server.user.clone(),
-        password: Password::new(MariaDb::PASSWORD),
-        db_name: db.into(),
-        ..Default::default()
-    }
 }
 
 /// Reads like the S3 object, except that every ranged read after the first (the central
@@ -165,15 +107,10 @@ async fn producer_panic_mid_entry_fails_without_snapshot() {
         "the entry must be well past the fault: {}",
         zip.len()
     );
-    let (bucket, instance, s3, rds) = setup("panic", zip).await;
-    let cfg = TaskConfig {
-        mysql: mysql("panic_db"),
-        bucket: bucket.clone(),
-        rds_instance_id: instance.clone(),
-        ..Default::default()
-    };
+    let day = DumpDay::new("panic", zip).await;
+    let cfg = day.task_config("panic_db");
     let err = Run::new(&cfg)
-        .execute_with(&s3, &rds, |inner| PanicsMidEntry {
+        .execute_with(&day.s3, &day.rds, |inner| PanicsMidEntry {
             inner,
             calls: Arc::default(),
             after: 100_000,
@@ -199,36 +136,13 @@ async fn producer_panic_mid_entry_fails_without_snapshot() {
     let loaded = rows_in("panic_db").await;
     assert!(loaded < rows, "{loaded} of {rows} rows");
     // No snapshot, the old one kept, no manifest.
-    assert_eq!(
-        manual_snapshots(&rds, &instance).await,
-        ["sql-to-parquet-old-panic"]
-    );
-    assert!(
-        list_all(&s3, &bucket, "liberator-manifests/")
-            .await
-            .is_empty()
-    );
+    day.assert_nothing_snapshotted().await;
+    assert!(day.manifests().await.is_empty());
 }
 
 /// The `restore` binary with only the given configuration.
 fn restore() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_restore"));
-    for var in [
-        "MYSQL_HOST",
-        "MYSQL_PORT",
-        "MYSQL_USER",
-        "MYSQL_PASS",
-        "MYSQL_PASS_SECRET_ID",
-        "BUCKET_NAME",
-        "RDS_INSTANCE_ID",
-        "IMPORT_DATE_OVERRIDE",
-        "DUMP_KEY",
-        "S3_EVENT",
-        "MANIFEST_LOCATION",
-        "AWS_PROFILE",
-    ] {
-        cmd.env_remove(var);
-    }
+    let mut cmd = restore_command(Path::new(env!("CARGO_BIN_EXE_restore")));
     let server = mariadb();
     cmd.env("MYSQL_HOST", format!("127.0.0.1:{}", server.port))
         .env("MYSQL_USER", &server.user)
@@ -294,11 +208,11 @@ const ROWS: u64 = 600_000;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_load_stops_without_snapshot() {
     let zip = zip_bytes(&[("dump.sql", dump_sql(ROWS).as_slice())]);
-    let (bucket, instance, s3, rds) = setup("sigterm", zip).await;
+    let day = DumpDay::new("sigterm", zip).await;
     let child = restore()
         .env("DB_NAME", "sigterm_db")
-        .env("BUCKET_NAME", &bucket)
-        .env("RDS_INSTANCE_ID", &instance)
+        .env("BUCKET_NAME", &day.bucket)
+        .env("RDS_INSTANCE_ID", &day.instance)
         .env("AWS_ENDPOINT_URL", &moto().endpoint)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
@@ -318,15 +232,8 @@ async fn sigterm_mid_load_stops_without_snapshot() {
         loaded < ROWS,
         "the signal came mid-load: {loaded} of {ROWS}"
     );
-    assert_eq!(
-        manual_snapshots(&rds, &instance).await,
-        ["sql-to-parquet-old-sigterm"]
-    );
-    assert!(
-        list_all(&s3, &bucket, "liberator-manifests/")
-            .await
-            .is_empty()
-    );
+    day.assert_nothing_snapshotted().await;
+    assert!(day.manifests().await.is_empty());
     assert!(!out.contains(MariaDb::PASSWORD));
 }
 

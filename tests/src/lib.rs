@@ -11,6 +11,7 @@ pub mod checksum;
 pub mod mariadb;
 pub mod pipeline;
 pub mod proxy;
+pub mod restore_day;
 pub mod servers;
 
 use std::sync::Arc;

@@ -3,78 +3,13 @@
 //! never shows in an error.
 
 use liberator_restore::RestoreError;
-use liberator_restore::config::{MysqlConfig, Password};
+use liberator_restore::config::Password;
 use liberator_restore::load::LoadConfig;
-use liberator_restore::task::{self, TaskConfig};
+use liberator_restore::task;
 use liberator_restore::zip::{LocalFile, ZipLimits};
-use liberator_tests::aws::{create_instance, rds_client};
 use liberator_tests::mariadb::{MariaDb, mariadb, zip_bytes};
-use liberator_tests::{create_bucket, moto, s3_client, unique_bucket};
+use liberator_tests::restore_day::{DumpDay, mysql_config as mysql};
 use mysql_async::prelude::Queryable;
-
-fn mysql(db: &str) -> MysqlConfig {
-    let server = mariadb();
-    MysqlConfig {
-        port: server.port,
-        user: server.user.clone(),
-        password: Password::new(MariaDb::PASSWORD),
-        db_name: db.into(),
-        ..Default::default()
-    }
-}
-
-/// Uploads `zip` as today's dump to a fresh bucket, creates an instance with one old manual
-/// snapshot, and returns (config, s3, rds).
-async fn setup(
-    name: &str,
-    zip: Vec<u8>,
-    db: &str,
-) -> (TaskConfig, aws_sdk_s3::Client, aws_sdk_rds::Client) {
-    let s3 = s3_client(&moto().endpoint);
-    let rds = rds_client(&moto().endpoint);
-    let bucket = unique_bucket(name);
-    create_bucket(&s3, &bucket).await;
-    let key = format!(
-        "parking/liberator_dump_{}.zip",
-        chrono::Utc::now().format("%y%m%d")
-    );
-    s3.put_object()
-        .bucket(&bucket)
-        .key(&key)
-        .body(zip.into())
-        .send()
-        .await
-        .unwrap();
-    let instance = format!("inst-{bucket}");
-    create_instance(&rds, &instance).await;
-    rds.create_db_snapshot()
-        .db_instance_identifier(&instance)
-        .db_snapshot_identifier(format!("sql-to-parquet-old-{name}"))
-        .send()
-        .await
-        .unwrap();
-    let cfg = TaskConfig {
-        mysql: mysql(db),
-        bucket,
-        rds_instance_id: instance,
-        ..Default::default()
-    };
-    (cfg, s3, rds)
-}
-
-async fn manual_snapshots(rds: &aws_sdk_rds::Client, instance: &str) -> Vec<String> {
-    let out = rds
-        .describe_db_snapshots()
-        .db_instance_identifier(instance)
-        .snapshot_type("manual")
-        .send()
-        .await
-        .unwrap();
-    out.db_snapshots()
-        .iter()
-        .filter_map(|s| s.db_snapshot_identifier().map(str::to_string))
-        .collect()
-}
 
 async fn db_exists(db: &str) -> bool {
     let n: Option<u64> = mariadb()
@@ -102,13 +37,9 @@ async fn dump_broken_halfway_fails_without_snapshot() {
     }
     // Statement 23: a row with too many values, halfway through table b's data.
     sql.push_str("INSERT INTO b VALUES (1),(2);\nINSERT INTO b VALUES (3,'oops');\nINSERT INTO b VALUES (4);\n");
-    let (cfg, s3, rds) = setup(
-        "broken",
-        zip_bytes(&[("dump.sql", sql.as_bytes())]),
-        "broken_db",
-    )
-    .await;
-    let err = task::run(&cfg, &s3, &rds)
+    let day = DumpDay::new("broken", zip_bytes(&[("dump.sql", sql.as_bytes())])).await;
+    let cfg = day.task_config("broken_db");
+    let err = task::run(&cfg, &day.s3, &day.rds)
         .await
         .expect_err("a broken dump must fail");
     match &err {
@@ -135,10 +66,7 @@ async fn dump_broken_halfway_fails_without_snapshot() {
     );
     assert!(!chain.contains(MariaDb::PASSWORD));
     // No snapshot taken, and the previous one kept.
-    assert_eq!(
-        manual_snapshots(&rds, &cfg.rds_instance_id).await,
-        ["sql-to-parquet-old-broken"]
-    );
+    day.assert_nothing_snapshotted().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -155,15 +83,13 @@ async fn truncated_zip_fails_without_snapshot() {
         format!("CREATE TABLE t (id INT, v TEXT);\n{sql}").as_bytes(),
     )]);
     let half = zip[..zip.len() / 2].to_vec();
-    let (cfg, s3, rds) = setup("truncated", half, "truncated_db").await;
-    let err = task::run(&cfg, &s3, &rds)
+    let day = DumpDay::new("truncated", half).await;
+    let cfg = day.task_config("truncated_db");
+    let err = task::run(&cfg, &day.s3, &day.rds)
         .await
         .expect_err("a truncated zip must fail");
     assert!(matches!(err, RestoreError::Zip { .. }), "{err:?}");
-    assert_eq!(
-        manual_snapshots(&rds, &cfg.rds_instance_id).await,
-        ["sql-to-parquet-old-truncated"]
-    );
+    day.assert_nothing_snapshotted().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,8 +98,9 @@ async fn parent_dir_entry_is_rejected_before_loading() {
         ("ok.sql", b"CREATE TABLE t (id INT);".as_slice()),
         ("../evil.sql", b"DROP DATABASE mysql;"),
     ]);
-    let (cfg, s3, rds) = setup("slip", zip, "slip_db").await;
-    let err = task::run(&cfg, &s3, &rds)
+    let day = DumpDay::new("slip", zip).await;
+    let cfg = day.task_config("slip_db");
+    let err = task::run(&cfg, &day.s3, &day.rds)
         .await
         .expect_err("zip-slip must be rejected");
     match &err {
@@ -184,10 +111,7 @@ async fn parent_dir_entry_is_rejected_before_loading() {
         !db_exists("slip_db").await,
         "nothing may be loaded from a rejected zip"
     );
-    assert_eq!(
-        manual_snapshots(&rds, &cfg.rds_instance_id).await,
-        ["sql-to-parquet-old-slip"]
-    );
+    day.assert_nothing_snapshotted().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
