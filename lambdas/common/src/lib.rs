@@ -23,6 +23,7 @@ pub mod clients;
 pub mod emf;
 pub mod env;
 pub mod logging;
+pub mod main_loop;
 pub mod rds_event;
 
 #[cfg(feature = "clients")]

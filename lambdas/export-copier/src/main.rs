@@ -8,23 +8,12 @@
 
 use std::process::ExitCode;
 
-use export_copier::Config;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    liberator_lambda_common::logging::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!(error = %e, "export-copier: invalid configuration");
-            return ExitCode::FAILURE;
-        }
-    };
-    match export_copier::runtime::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "export-copier: Lambda runtime failed");
-            ExitCode::FAILURE
-        }
-    }
+    liberator_lambda_common::main_loop::serve(
+        "export-copier",
+        export_copier::Config::from_env,
+        export_copier::runtime::run,
+    )
+    .await
 }

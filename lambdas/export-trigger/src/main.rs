@@ -4,23 +4,12 @@
 
 use std::process::ExitCode;
 
-use export_trigger::Config;
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    liberator_lambda_common::logging::init();
-    let config = match Config::from_env() {
-        Ok(config) => config,
-        Err(e) => {
-            tracing::error!(error = %e, "export-trigger: invalid configuration");
-            return ExitCode::FAILURE;
-        }
-    };
-    match export_trigger::runtime::run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %e, "export-trigger: Lambda runtime failed");
-            ExitCode::FAILURE
-        }
-    }
+    liberator_lambda_common::main_loop::serve(
+        "export-trigger",
+        export_trigger::Config::from_env,
+        export_trigger::runtime::run,
+    )
+    .await
 }
