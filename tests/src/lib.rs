@@ -8,6 +8,8 @@
 
 pub mod aws;
 pub mod checksum;
+pub mod fault_landing;
+pub mod landing;
 pub mod mariadb;
 pub mod pipeline;
 pub mod proxy;
@@ -22,6 +24,7 @@ use aws_sdk_s3::config::{Credentials, SharedCredentialsProvider};
 use liberator_engine::store::S3Store;
 use liberator_engine::{AwsOptions, ClientFactory, Engine, EngineConfig};
 
+pub use landing::assert_no_open_uploads;
 pub use proxy::{FaultConfig, FaultProxy};
 pub use servers::{Server, moto, seaweed};
 

@@ -11,6 +11,7 @@
 //! the deadline hand-off (`payloads`), the marker store (`markers`) and the EMF metrics
 //! (`emf_metrics`).
 
+mod claim_over_http;
 mod completeness;
 mod emf_metrics;
 mod failures;
