@@ -1,5 +1,6 @@
 //! Re-landing historic exports: discover `sql-to-parquet-*` folders, order them by date,
-//! land each. Re-runs skip what landed, so a killed backfill just runs again.
+//! land each. Re-runs skip what landed, so a killed backfill just runs again. A
+//! [`Shutdown`] stops it between exports and inside the one landing (see [`backfill_until`]).
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::export_id::{EXPORT_ID_PREFIX, ExportId};
 use crate::location::Location;
 use crate::report::Report;
-use crate::run::{Engine, ExportProgress, ExportRequest};
+use crate::run::{Engine, ExportProgress, ExportRequest, Shutdown};
 
 /// Which exports to land.
 #[derive(Debug, Clone, Default)]
@@ -93,20 +94,72 @@ pub async fn backfill(
     target: &Location,
     discovery: &Discovery,
     progress: Arc<dyn ExportProgress>,
+    on_export: impl FnMut(&Report),
+) -> Result<Vec<Report>> {
+    let shutdown = Shutdown::new();
+    backfill_until(
+        engine, source, target, discovery, progress, on_export, &shutdown,
+    )
+    .await
+}
+
+/// [`backfill`] that stops when `shutdown` asks: the export landing then stops as
+/// [`Shutdown`] describes, and each export not started yet gets a report with
+/// `complete: false` saying so, so the reports still name every selected export.
+pub async fn backfill_until(
+    engine: &Arc<Engine>,
+    source: &Location,
+    target: &Location,
+    discovery: &Discovery,
+    progress: Arc<dyn ExportProgress>,
     mut on_export: impl FnMut(&Report),
+    shutdown: &Shutdown,
 ) -> Result<Vec<Report>> {
     let mut reports = Vec::with_capacity(discovery.exports.len());
     for id in &discovery.exports {
-        let request = ExportRequest {
-            export_id: ExportId::parse(id)?,
-            import_date: None,
-            task: None,
-            source: source.clone(),
-            target: target.clone(),
+        let export_id = ExportId::parse(id)?;
+        let report = if shutdown.is_draining() {
+            not_started(engine, &export_id, source, target, shutdown)
+        } else {
+            let request = ExportRequest {
+                export_id,
+                import_date: None,
+                task: None,
+                source: source.clone(),
+                target: target.clone(),
+            };
+            engine
+                .land_export_with(request, progress.clone(), shutdown.clone())
+                .await?
         };
-        let report = engine.land_export(request, progress.clone()).await?;
         on_export(&report);
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// The report of an export a stopped backfill never started.
+fn not_started(
+    engine: &Engine,
+    id: &ExportId,
+    source: &Location,
+    target: &Location,
+    shutdown: &Shutdown,
+) -> Report {
+    let by = shutdown.reason().unwrap_or("a stop request");
+    let cfg = engine.config();
+    Report {
+        export_id: id.to_string(),
+        import_date: id.date().format("%Y-%m-%d").to_string(),
+        source: source.join(id.as_str()).to_string(),
+        target: target.to_string(),
+        dry_run: cfg.dry_run,
+        force: cfg.force,
+        verify: cfg.verify,
+        complete: false,
+        stopped: Some(format!(
+            "stopped by {by} before this export started: nothing of it was listed or landed; run it again to land it"
+        )),
+        ..Default::default()
+    }
 }

@@ -58,6 +58,6 @@ pub use report::{Failure, Report};
 pub use retry::RetryConfig;
 pub use run::{
     Engine, EngineConfig, ExportHandle, ExportProgress, ExportRequest, FailurePolicy, NoProgress,
-    ObjectOutcome, Stopper,
+    ObjectOutcome, Shutdown, Stopper,
 };
 pub use store::{ObjectStore, Store, WriteOptions};

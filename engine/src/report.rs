@@ -52,6 +52,14 @@ pub struct Report {
     pub duration_secs: f64,
     /// False when the run stopped early (deadline, cancellation, listing failure).
     pub complete: bool,
+    /// Listed objects a stopped run did not land (never started, or cancelled in flight):
+    /// `listed = copied + skipped + failed + non_parquet + planned + not_landed`.
+    #[serde(default)]
+    pub not_landed: u64,
+    /// Why the run stopped early and what that left, e.g. `stopped by SIGTERM: 7 of 20
+    /// listed object(s) not landed (…)`. `None` when nobody stopped it.
+    #[serde(default)]
+    pub stopped: Option<String>,
     pub failures: Vec<Failure>,
     /// Files of other exports found in this export's date partitions after it landed:
     /// removed, or (dry run) that would be removed. Empty with `keep_other_files`.
@@ -149,6 +157,9 @@ impl fmt::Display for Report {
         }
         if let Some(c) = &self.completeness {
             write!(f, "{c}")?;
+        }
+        if let Some(note) = &self.stopped {
+            writeln!(f, "  STOPPED: {note}")?;
         }
         if !self.removed.is_empty() {
             let verb = if self.dry_run {

@@ -120,9 +120,19 @@ pub struct CopyArgs {
     /// removed once this export landed whole, so a date landed twice holds its rows once).
     #[arg(long)]
     pub keep_other_files: bool,
+    /// After SIGTERM or SIGINT, how long the copies in flight may take to finish before
+    /// they are cancelled and their multipart uploads aborted. Default 20: ECS sends
+    /// SIGKILL 30 s after SIGTERM, which leaves 10 s to abort uploads and write the report.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::signals::DEFAULT_STOP_GRACE_SECS)]
+    pub stop_grace: u64,
 }
 
 impl CopyArgs {
+    /// `--stop-grace`.
+    pub fn stop_grace(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.stop_grace)
+    }
+
     /// The engine configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<EngineConfig> {
         let manifests = match &self.manifests {

@@ -3,7 +3,9 @@
 //! The binary only parses arguments and calls [`run`], which sets up logging (stderr, JSON
 //! lines when not on a terminal), the metrics summary and the closed-pipe guard, runs the
 //! command and turns its result into the exit code: 0 success, 1 a run that failed or was
-//! incomplete, 2 bad input or an error before the run, 141 when the output pipe closed.
+//! incomplete, 2 bad input or an error before the run, 141 when the output pipe closed,
+//! 130 / 143 when SIGINT / SIGTERM stopped `copy` or `backfill` (the report is written with
+//! `complete: false`; see [`signals`]).
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -18,6 +20,7 @@ pub mod args;
 pub mod commands;
 pub mod output;
 pub mod progress;
+pub mod signals;
 
 use std::process::ExitCode;
 
@@ -51,10 +54,16 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
-        Err(e) => {
-            errln!("error: {e:#}");
-            ExitCode::from(2)
-        }
+        Err(e) => match e.downcast_ref::<signals::Stopped>() {
+            Some(stopped) => {
+                errln!("engine: {stopped}");
+                ExitCode::from(stopped.exit_code())
+            }
+            None => {
+                errln!("error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -4,6 +4,8 @@
 mod multipart;
 pub mod plan;
 
+pub use multipart::OpenUploads;
+
 use crate::error::{Error, Result};
 use crate::stats::JobStats;
 use crate::store::{
@@ -27,6 +29,8 @@ pub(crate) struct CopySettings<'a> {
     pub threshold: u64,
     pub part_size: u64,
     pub write: &'a WriteOptions,
+    /// The run's multipart uploads not yet completed or aborted.
+    pub uploads: &'a OpenUploads,
 }
 
 /// Whether an object already at the target is the source's copy.

@@ -3,8 +3,13 @@
 //! CompleteMultipartUpload whose reply was lost (the retry then hears `NoSuchUpload`) is
 //! resolved by checking the target: the right size with our recorded source ETag means the
 //! first Complete landed.
+//!
+//! Every upload is registered in the run's [`OpenUploads`] before it is created and leaves
+//! it only once completed or aborted, so a copy cancelled at any await point (its future
+//! dropped) leaves an entry the run aborts before it returns.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
@@ -21,46 +26,134 @@ pub(super) async fn copy(
     part_size: u64,
     parts: u64,
 ) -> Result<()> {
-    let upload_id = store
+    let uploads = settings.uploads;
+    uploads.opening(&task.dst_bucket, &task.dst_key);
+    let upload_id = match store
         .create_multipart(&task.dst_bucket, &task.dst_key, settings.write, head)
-        .await?;
+        .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            // A create whose reply was lost may have opened one: find it by the key.
+            abort_strays(store, task).await;
+            uploads.closed(&task.dst_bucket, &task.dst_key);
+            return Err(e);
+        }
+    };
+    uploads.opened(&task.dst_bucket, &task.dst_key, &upload_id);
     let result = match copy_parts(store, task, &upload_id, part_size, parts).await {
         Ok(etags) => complete(store, task, &upload_id, &etags).await,
         Err(e) => Err(e),
     };
+    let mut left_open = false;
     if result.is_err()
         && let Err(abort) = store
             .abort_multipart(&task.dst_bucket, &task.dst_key, &upload_id)
             .await
     {
-        tracing::error!(upload_id, error = %abort, "could not abort the multipart upload; a bucket lifecycle rule must clean it up");
+        // Left registered: the run tries again before it returns.
+        left_open = true;
+        tracing::error!(upload_id, error = %abort, "could not abort the multipart upload; the run tries again before it ends");
     }
     abort_strays(store, task).await;
+    if !left_open {
+        uploads.closed(&task.dst_bucket, &task.dst_key);
+    }
     result
+}
+
+/// The multipart uploads of one run that are not yet completed or aborted, by target: a key
+/// is registered before `CreateMultipartUpload` is sent and removed once its upload is
+/// completed or aborted. What is left when a run's copies were cancelled is aborted by
+/// [`OpenUploads::abort_all`].
+#[derive(Debug, Default)]
+pub struct OpenUploads(Mutex<BTreeMap<(String, String), Vec<String>>>);
+
+impl OpenUploads {
+    /// An empty registry (usable in a `static`).
+    pub const fn new() -> Self {
+        OpenUploads(Mutex::new(BTreeMap::new()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, String), Vec<String>>> {
+        // A panic while holding this lock leaves a consistent map: keep using it.
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn opening(&self, bucket: &str, key: &str) {
+        self.lock()
+            .entry((bucket.to_string(), key.to_string()))
+            .or_default();
+    }
+
+    fn opened(&self, bucket: &str, key: &str, upload_id: &str) {
+        self.lock()
+            .entry((bucket.to_string(), key.to_string()))
+            .or_default()
+            .push(upload_id.to_string());
+    }
+
+    fn closed(&self, bucket: &str, key: &str) {
+        self.lock().remove(&(bucket.to_string(), key.to_string()));
+    }
+
+    /// Targets with an upload that may be open.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Aborts every upload still registered: the known upload ids, then whatever a listing
+    /// of each key finds (a create whose reply never came). Returns the uploads that could
+    /// not be aborted, as `(key, reason)`.
+    pub async fn abort_all(&self, store: &Store) -> Vec<(String, String)> {
+        let entries: Vec<_> = std::mem::take(&mut *self.lock()).into_iter().collect();
+        let mut left = Vec::new();
+        for ((bucket, key), ids) in entries {
+            for id in &ids {
+                if let Err(e) = store.abort_multipart(&bucket, &key, id).await {
+                    tracing::error!(bucket, key, upload_id = id, error = %e, "could not abort a multipart upload of a stopped copy");
+                    left.push((key.clone(), format!("upload {id}: {e}")));
+                } else {
+                    tracing::info!(
+                        bucket,
+                        key,
+                        upload_id = id,
+                        "aborted the multipart upload of a stopped copy"
+                    );
+                }
+            }
+            if let Err(e) = abort_key(store, &bucket, &key).await {
+                left.push((key.clone(), e.to_string()));
+            }
+        }
+        left
+    }
 }
 
 /// Aborts other uploads of this exact key: a CreateMultipartUpload whose reply was lost
 /// left one behind (invisible, and billed until aborted), as does a process killed
 /// mid-copy before this run.
 async fn abort_strays(store: &Store, task: &ObjectTask) {
-    let uploads = match store
-        .list_multipart_uploads(&task.dst_bucket, &task.dst_key)
-        .await
-    {
-        Ok(u) => u,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not list open multipart uploads of the target");
-            return;
-        }
-    };
-    for u in uploads.into_iter().filter(|u| u.key == task.dst_key) {
-        if let Err(e) = store
-            .abort_multipart(&task.dst_bucket, &u.key, &u.upload_id)
-            .await
-        {
+    if let Err(e) = abort_key(store, &task.dst_bucket, &task.dst_key).await {
+        tracing::warn!(key = task.dst_key, error = %e, "stray multipart uploads of the target may be left open");
+    }
+}
+
+/// Aborts every open upload of exactly `bucket`/`key`; the first error, after trying all.
+async fn abort_key(store: &Store, bucket: &str, key: &str) -> Result<()> {
+    let uploads = store.list_multipart_uploads(bucket, key).await?;
+    let mut first = None;
+    for u in uploads.into_iter().filter(|u| u.key == key) {
+        if let Err(e) = store.abort_multipart(bucket, &u.key, &u.upload_id).await {
             tracing::error!(upload_id = u.upload_id, error = %e, "could not abort a stray multipart upload");
+            first.get_or_insert(e);
         }
     }
+    first.map_or(Ok(()), Err)
 }
 
 async fn complete(

@@ -85,6 +85,7 @@ async fn objects_over_5_gib_are_copied_in_parts_whatever_the_threshold() {
         threshold: u64::MAX,
         part_size: 64 * plan::MIB,
         write: &write,
+        uploads: &OpenUploads::new(),
     };
     let stats = JobStats::default();
     let result = copy_object(&store, &settings, &task, &stats).await.unwrap();
@@ -116,8 +117,10 @@ mod on_memory {
     use std::time::Duration;
 
     const MIB: usize = plan::MIB as usize;
+    /// The registry of copies made outside a run.
+    static NO_RUN: OpenUploads = OpenUploads::new();
 
-    async fn setup(rules: Vec<FaultRule>) -> (Store, Arc<MemoryStore>, ObjectTask) {
+    pub(super) async fn setup(rules: Vec<FaultRule>) -> (Store, Arc<MemoryStore>, ObjectTask) {
         let mem = Arc::new(MemoryStore::new());
         let body: Vec<u8> = (0..12 * MIB + 7).map(|i| (i % 251) as u8).collect();
         mem.put(
@@ -149,11 +152,12 @@ mod on_memory {
         (store, mem, task)
     }
 
-    fn settings(write: &WriteOptions) -> CopySettings<'_> {
+    pub(super) fn settings(write: &WriteOptions) -> CopySettings<'_> {
         CopySettings {
             threshold: 5 * plan::MIB,
             part_size: 5 * plan::MIB,
             write,
+            uploads: &NO_RUN,
         }
     }
 
@@ -217,5 +221,46 @@ mod on_memory {
                 .is_empty(),
             "the failed upload was aborted"
         );
+    }
+}
+
+/// A copy cancelled at any await point (its future dropped: the run's copies were
+/// cancelled) leaves its upload registered, and the run's `abort_all` aborts it, also when
+/// the `CreateMultipartUpload` reply never arrived and the upload id is unknown.
+#[tokio::test]
+async fn a_dropped_multipart_copy_leaves_nothing_open_after_abort_all() {
+    use crate::store::{FaultRule, Op, Side, When};
+    use std::time::Duration;
+    for op in [Op::UploadPartCopy, Op::CreateMultipart] {
+        // The server acts, then the reply stalls: the copy is pending with an upload open.
+        let mut stall = FaultRule::new(&[op], Side::After, When::Rate(1.0));
+        stall.stall = Some(Duration::from_secs(600));
+        let (store, mem, task) = on_memory::setup(vec![stall]).await;
+        let write = WriteOptions::default();
+        let uploads = OpenUploads::new();
+        let settings = CopySettings {
+            uploads: &uploads,
+            ..on_memory::settings(&write)
+        };
+        let stats = JobStats::default();
+        let copy = copy_object(&store, &settings, &task, &stats);
+        let pending = tokio::time::timeout(Duration::from_millis(300), copy).await;
+        assert!(pending.is_err(), "{op:?}: the copy is still waiting");
+        let open = mem.list_multipart_uploads("dst", "").await.unwrap();
+        assert_eq!(
+            open.len(),
+            1,
+            "{op:?}: the dropped copy left its upload open"
+        );
+        assert_eq!(uploads.len(), 1, "{op:?}: and registered");
+        assert!(uploads.abort_all(&store).await.is_empty());
+        assert!(
+            mem.list_multipart_uploads("dst", "")
+                .await
+                .unwrap()
+                .is_empty(),
+            "{op:?}: abort_all left an upload open"
+        );
+        assert!(uploads.is_empty());
     }
 }

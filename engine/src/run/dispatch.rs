@@ -5,8 +5,13 @@
 //! checks the group for target collisions, then hands objects to workers, at most
 //! [`EngineConfig::objects_in_flight`] at once. Memory is bounded by the largest table's key
 //! count and the objects in flight, never by the export's size.
+//!
+//! Stops ([`Shutdown`]): once draining, nothing new is listed or dispatched and the objects
+//! in flight finish; once cancelled, they are dropped where they are, and before the run
+//! returns every multipart upload it opened and did not complete is aborted. Uploads a
+//! killed run left open on this export's targets are aborted before those keys are copied.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,13 +24,15 @@ use tracing::Instrument;
 use super::complete;
 use super::object::process;
 use super::prune;
-use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome};
+use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome, Shutdown};
+use crate::copy::OpenUploads;
 use crate::error::{Error, Result};
+use crate::export_id::partition_path;
 use crate::layout::{Layout, Mapped, ParquetKey};
 use crate::metrics as names;
 use crate::report::{Failure, Report, TableReport};
 use crate::stats::JobStats;
-use crate::store::{ObjectInfo, Store};
+use crate::store::{ObjectInfo, ObjectStore, Store};
 
 /// One object's result, sent back to the dispatcher.
 pub(super) struct Done {
@@ -45,7 +52,12 @@ struct Dispatcher {
     slots: Arc<Semaphore>,
     stats: Arc<JobStats>,
     progress: Arc<dyn ExportProgress>,
-    cancel: CancellationToken,
+    shutdown: Shutdown,
+    /// Multipart uploads of this run not yet completed or aborted.
+    uploads: Arc<OpenUploads>,
+    /// Open uploads found at the start on this import date's partitions (a killed run's),
+    /// by target key: aborted before that key is copied.
+    strays: BTreeMap<String, Vec<String>>,
     layout: Layout,
     src_bucket: Arc<str>,
     dst_bucket: Arc<str>,
@@ -58,7 +70,7 @@ struct Dispatcher {
 pub(super) async fn run(
     engine: Arc<Engine>,
     req: ExportRequest,
-    cancel: CancellationToken,
+    shutdown: Shutdown,
     stats: Arc<JobStats>,
     progress: Arc<dyn ExportProgress>,
 ) -> Report {
@@ -83,13 +95,24 @@ pub(super) async fn run(
         ..Default::default()
     };
     let src_bucket: Arc<str> = req.source.bucket().into();
-    let store = engine.store.for_run(stats.clone(), cancel.clone());
+    // Backoff sleeps end only when copies are cancelled: while draining, a copy in flight
+    // still retries its way to the end.
+    let store = engine
+        .store
+        .for_run(stats.clone(), shutdown.cancel_token().clone());
+    let strays = if cfg.dry_run || !store.supports_multipart() {
+        BTreeMap::new()
+    } else {
+        open_uploads(&store, &req.target.bucket(), req.target.prefix(), date).await
+    };
     let mut d = Dispatcher {
         store: store.clone(),
         slots: Arc::new(Semaphore::new(cfg.objects_in_flight.max(1))),
         stats: stats.clone(),
         progress,
-        cancel: cancel.clone(),
+        shutdown: shutdown.clone(),
+        uploads: Arc::new(OpenUploads::new()),
+        strays,
         dst_bucket: req.target.bucket().into(),
         src_bucket: src_bucket.clone(),
         tasks: JoinSet::new(),
@@ -113,13 +136,18 @@ pub(super) async fn run(
     });
 
     let mut group: Option<(String, Vec<(ObjectInfo, ParquetKey)>)> = None;
+    let mut listing_done = false;
     loop {
         let page = tokio::select! {
-            _ = cancel.cancelled() => { d.stop = true; None }
+            biased;
+            _ = shutdown.drained() => { d.stop = true; None }
             page = rx.recv() => page,
         };
         let objects = match page {
-            None => break,
+            None => {
+                listing_done = !d.stop;
+                break;
+            }
             Some(Err(e)) => {
                 d.report.complete = false;
                 d.report.failures.push(Failure {
@@ -171,8 +199,29 @@ pub(super) async fn run(
     while let Some(res) = d.tasks.join_next().await {
         d.record(res);
     }
-    if d.stop || cancel.is_cancelled() {
+    if !d.uploads.is_empty() {
+        // Copies were cancelled (or could not abort their own upload): abort what is open
+        // with a store whose retries the cancellation does not cut short.
+        let cleanup = engine
+            .store
+            .for_run(stats.clone(), CancellationToken::new());
+        for (key, reason) in d.uploads.abort_all(&cleanup).await {
+            d.report.failures.push(Failure {
+                key,
+                reason: format!("a multipart upload could not be aborted and is still open (a bucket lifecycle rule or the next run must abort it): {reason}"),
+            });
+        }
+    }
+    if d.stop || shutdown.is_draining() {
         d.report.complete = false;
+        let r = &d.report;
+        let done = r.copied + r.skipped + r.failed + r.non_parquet + r.planned;
+        d.report.not_landed = r.listed.saturating_sub(done);
+        if shutdown.is_draining() {
+            let note = shutdown.note(d.report.not_landed, d.report.listed, listing_done);
+            tracing::warn!(export_id = %req.export_id, "{note}");
+            d.report.stopped = Some(note);
+        }
     }
     if d.report.complete && d.report.listed == 0 {
         d.report.failures.push(Failure {
@@ -323,6 +372,7 @@ impl Dispatcher {
             let key = err.key().unwrap_or_default().to_string();
             self.fail(&key, &err);
         }
+        self.abort_strays(&items).await;
         // A table with nothing at its target yet needs no per-object HEAD: the usual first run.
         let cfg = &self.engine.config;
         let fresh = if cfg.force || cfg.dry_run {
@@ -342,7 +392,8 @@ impl Dispatcher {
                 continue;
             }
             let slot: OwnedSemaphorePermit = tokio::select! {
-                _ = self.cancel.cancelled() => { self.stop = true; return; }
+                biased;
+                _ = self.shutdown.drained() => { self.stop = true; return; }
                 p = self.slots.clone().acquire_owned() => p.expect("never closed"),
             };
             while let Some(res) = self.tasks.try_join_next() {
@@ -362,8 +413,36 @@ impl Dispatcher {
                 pk,
                 fresh,
                 slot,
+                self.uploads.clone(),
+                self.shutdown.cancel_token().clone(),
             );
             self.tasks.spawn(work.instrument(span));
+        }
+    }
+
+    /// Aborts the uploads a killed run left open on these objects' targets, before they
+    /// are copied (so none of this run's own uploads is touched).
+    async fn abort_strays(&mut self, items: &[(ObjectInfo, ParquetKey)]) {
+        if self.strays.is_empty() {
+            return;
+        }
+        for (_, pk) in items {
+            for id in self.strays.remove(&pk.target_key).unwrap_or_default() {
+                match self
+                    .store
+                    .abort_multipart(&self.dst_bucket, &pk.target_key, &id)
+                    .await
+                {
+                    Ok(()) => tracing::warn!(
+                        key = pk.target_key,
+                        upload_id = id,
+                        "aborted a multipart upload an earlier run left open"
+                    ),
+                    Err(e) => {
+                        tracing::error!(key = pk.target_key, upload_id = id, error = %e, "could not abort a multipart upload an earlier run left open")
+                    }
+                }
+            }
         }
     }
 
@@ -404,7 +483,34 @@ impl Dispatcher {
                 self.progress
                     .object(&done.source_key, &done.target_key, done.size, outcome);
             }
+            // Cancelled in flight: not landed, not failed (the report counts it as not landed).
+            Err(Error::Interrupted(_)) if self.shutdown.is_cancelled() => {}
             Err(e) => self.fail(&done.source_key, e),
         }
     }
+}
+
+/// Open multipart uploads on `import_date`'s partitions under the target prefix, by key:
+/// what a killed run left behind (a run that is stopped aborts its own). A failure to list
+/// (a role without `s3:ListBucketMultipartUploads`) is logged, not fatal: each multipart
+/// copy also aborts strays of its own key.
+async fn open_uploads(
+    store: &Store,
+    bucket: &str,
+    prefix: &str,
+    import_date: chrono::NaiveDate,
+) -> BTreeMap<String, Vec<String>> {
+    let partition = format!("/{}/", partition_path(import_date));
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    match store.list_multipart_uploads(bucket, prefix).await {
+        Ok(uploads) => {
+            for u in uploads.into_iter().filter(|u| u.key.contains(&partition)) {
+                out.entry(u.key).or_default().push(u.upload_id);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(bucket, prefix, error = %e, "could not list open multipart uploads of the target; uploads a killed run left open stay open")
+        }
+    }
+    out
 }

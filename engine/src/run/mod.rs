@@ -1,12 +1,16 @@
 //! One export run: list → map → verify → copy → report. [`Engine`] holds the store and the
 //! configuration; [`Engine::start_export`] returns an [`ExportHandle`] that stops or awaits
 //! the run; [`Engine::land_object`] lands one object outside any run (S3 Batch Operations
-//! tasks, tools).
+//! tasks, tools). A caller that stops runs from outside (signals, deadlines) passes a
+//! [`Shutdown`] in ([`Engine::start_export_with`]).
 
 mod complete;
 mod dispatch;
 mod object;
 mod prune;
+mod stop;
+
+pub use stop::Shutdown;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -14,11 +18,10 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use liberator_aws::AwsOptions;
 use tokio::task::JoinSet;
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::completeness::ExportOutcome;
-use crate::copy::{CopyPlan, ObjectTask};
+use crate::copy::{CopyPlan, ObjectTask, OpenUploads};
 use crate::error::{Error, Result};
 use crate::export_id::ExportId;
 use crate::limiter::{Limiter, LimiterConfig};
@@ -185,7 +188,17 @@ impl Engine {
         request: ExportRequest,
         progress: Arc<dyn ExportProgress>,
     ) -> ExportHandle {
-        let cancel = CancellationToken::new();
+        self.start_export_with(request, progress, Shutdown::new())
+    }
+
+    /// Starts landing one export that stops when `shutdown` asks (see [`Shutdown`]); the
+    /// handle's own [`ExportHandle::stop`] requests the same shutdown.
+    pub fn start_export_with(
+        self: &Arc<Self>,
+        request: ExportRequest,
+        progress: Arc<dyn ExportProgress>,
+        shutdown: Shutdown,
+    ) -> ExportHandle {
         let stats = Arc::new(JobStats::default());
         let mut tasks = JoinSet::new();
         let span = tracing::info_span!("export", export_id = %request.export_id);
@@ -193,7 +206,7 @@ impl Engine {
             dispatch::run(
                 self.clone(),
                 request,
-                cancel.clone(),
+                shutdown.clone(),
                 stats.clone(),
                 progress,
             )
@@ -201,7 +214,7 @@ impl Engine {
         );
         ExportHandle {
             tasks,
-            cancel,
+            shutdown,
             stats,
         }
     }
@@ -213,6 +226,18 @@ impl Engine {
         progress: Arc<dyn ExportProgress>,
     ) -> Result<Report> {
         self.start_export(request, progress).join().await
+    }
+
+    /// Lands one export, stopping when `shutdown` asks; the report says how far it got.
+    pub async fn land_export_with(
+        self: &Arc<Self>,
+        request: ExportRequest,
+        progress: Arc<dyn ExportProgress>,
+        shutdown: Shutdown,
+    ) -> Result<Report> {
+        self.start_export_with(request, progress, shutdown)
+            .join()
+            .await
     }
 
     /// Lands one object, outside any export run (S3 Batch Operations tasks, tools): HEAD the
@@ -247,38 +272,47 @@ impl Engine {
             dst_bucket: dst_bucket.to_string(),
             dst_key: dst_key.to_string(),
         };
-        object::land(&self.store, &self.config, &task, false, &stats).await
+        let uploads = OpenUploads::new();
+        object::land(&self.store, &self.config, &task, false, &stats, &uploads).await
     }
 }
 
-/// A running export. Dropping it aborts the run.
+/// A running export. Dropping it aborts the run outright (nothing is cleaned up): stop it
+/// with [`ExportHandle::stop`] or its [`Shutdown`] and join it instead.
 #[derive(Debug)]
 pub struct ExportHandle {
     tasks: JoinSet<Report>,
-    cancel: CancellationToken,
+    shutdown: Shutdown,
     stats: Arc<JobStats>,
 }
 
 /// Stops a run from elsewhere (a deadline timer, a signal) while its handle is joined.
 #[derive(Debug, Clone)]
-pub struct Stopper(CancellationToken);
+pub struct Stopper(Shutdown);
 
 impl Stopper {
-    /// Stop starting new copies; those in flight finish and the report says `complete: false`.
+    /// Stop starting new copies; those in flight finish (retrying as needed) and the report
+    /// says `complete: false`.
     pub fn stop(&self) {
-        self.0.cancel();
+        self.0.drain("a stop request");
+    }
+
+    /// Cancel the copies in flight too; their multipart uploads are aborted before the
+    /// run returns.
+    pub fn cancel(&self) {
+        self.0.cancel("a stop request");
     }
 }
 
 impl ExportHandle {
     /// Stop starting new copies; those in flight finish and the report says `complete: false`.
     pub fn stop(&self) {
-        self.cancel.cancel();
+        self.shutdown.drain("a stop request");
     }
 
     /// A [`Stopper`] for this run, usable while [`ExportHandle::join`] is awaited.
     pub fn stopper(&self) -> Stopper {
-        Stopper(self.cancel.clone())
+        Stopper(self.shutdown.clone())
     }
 
     /// Live counters.

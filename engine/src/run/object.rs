@@ -1,14 +1,17 @@
 //! One object of a run: verify its footer, skip it when already landed, else copy it and
-//! check the copy.
+//! check the copy. A cancelled run drops the object's work wherever it is: reads and
+//! CopyObject calls leave nothing behind, and a multipart upload stays registered in the
+//! run's [`OpenUploads`] for the dispatcher to abort.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 
 use super::dispatch::Done;
 use super::{Engine, EngineConfig, ObjectOutcome};
-use crate::copy::{CopySettings, ObjectTask, copy_object, is_same, plan};
+use crate::copy::{CopySettings, ObjectTask, OpenUploads, copy_object, is_same, plan};
 use crate::error::{Error, Result};
 use crate::layout::ParquetKey;
 use crate::metrics as names;
@@ -27,6 +30,8 @@ pub(super) async fn process(
     pk: ParquetKey,
     fresh: bool,
     slot: OwnedSemaphorePermit,
+    uploads: Arc<OpenUploads>,
+    cancel: CancellationToken,
 ) -> Done {
     let _slot = slot;
     let started = Instant::now();
@@ -36,7 +41,14 @@ pub(super) async fn process(
         dst_key: pk.target_key.clone(),
         src: obj,
     };
-    let (outcome, rows) = match land(&store, &engine.config, &task, fresh, &stats).await {
+    let landed = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => Err(Error::Interrupted(format!(
+            "the copy of {} was cancelled in flight", task.src.key
+        ))),
+        r = land(&store, &engine.config, &task, fresh, &stats, &uploads) => r,
+    };
+    let (outcome, rows) = match landed {
         Ok((outcome, rows)) => (Ok(outcome), rows),
         Err(e) => (Err(e), None),
     };
@@ -59,6 +71,7 @@ pub(super) async fn land(
     task: &ObjectTask,
     fresh: bool,
     stats: &JobStats,
+    uploads: &OpenUploads,
 ) -> Result<(ObjectOutcome, Option<u64>)> {
     let mut rows = None;
     if cfg.verify {
@@ -99,6 +112,7 @@ pub(super) async fn land(
         threshold: cfg.multipart_threshold,
         part_size: cfg.part_size,
         write: &cfg.write,
+        uploads,
     };
     let plan = copy_object(store, &settings, task, stats).await?;
     Ok((ObjectOutcome::Copied(plan), rows))

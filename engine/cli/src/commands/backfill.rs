@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
-use liberator_engine::backfill::{BackfillFilter, backfill, discover};
+use liberator_engine::backfill::{BackfillFilter, backfill_until, discover};
 use liberator_engine::export_id::parse_date;
 use liberator_engine::{AwsOptions, Engine, Report};
 use liberator_telemetry::errln;
@@ -10,6 +10,7 @@ use liberator_telemetry::errln;
 use crate::args::{CopyArgs, Locations};
 use crate::output::{location, write_json};
 use crate::progress::CliProgress;
+use crate::signals;
 
 #[derive(Args, Debug)]
 pub struct Backfill {
@@ -30,6 +31,7 @@ pub struct Backfill {
 
 impl Backfill {
     pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
+        let shutdown = signals::on_signals(self.copy.stop_grace())?;
         let filter = BackfillFilter {
             since: self.since.as_deref().map(parse_date).transpose()?,
             until: self.until.as_deref().map(parse_date).transpose()?,
@@ -51,16 +53,18 @@ impl Backfill {
         }
         let progress = CliProgress::new(self.copy.dry_run, Some(discovery.exports.len() as u64));
         let bars = progress.clone();
-        let reports = backfill(
+        let reports = backfill_until(
             &engine,
             &source,
             &target,
             &discovery,
             progress,
             |r: &Report| bars.export_done(r),
+            &shutdown,
         )
         .await?;
         write_json(self.copy.report.as_deref(), &reports)?;
+        signals::check(&shutdown, &reports)?;
         Ok(reports
             .iter()
             .all(|r| r.passed() || (r.dry_run && r.failures.is_empty())))

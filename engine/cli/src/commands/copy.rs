@@ -9,6 +9,7 @@ use liberator_telemetry::pipe;
 use crate::args::{CopyArgs, Locations};
 use crate::output::{location, write_json};
 use crate::progress::CliProgress;
+use crate::signals;
 
 #[derive(Args, Debug)]
 pub struct Copy {
@@ -25,6 +26,7 @@ pub struct Copy {
 
 impl Copy {
     pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
+        let shutdown = signals::on_signals(self.copy.stop_grace())?;
         let export_id = ExportId::parse(&self.export_id)?;
         let import_date = self.import_date.as_deref().map(parse_date).transpose()?;
         let (source, target) = (
@@ -40,9 +42,12 @@ impl Copy {
             source,
             target,
         };
-        let report = engine.land_export(request, progress).await?;
+        let report = engine
+            .land_export_with(request, progress, shutdown.clone())
+            .await?;
         pipe::eprint(format_args!("{report}"));
         write_json(self.copy.report.as_deref(), &report)?;
+        signals::check(&shutdown, std::slice::from_ref(&report))?;
         Ok(report.passed() || (report.dry_run && report.failures.is_empty()))
     }
 }
