@@ -108,6 +108,15 @@ data "aws_iam_policy_document" "copier" {
     }
   }
 
+  # Open multipart uploads left by an invocation that died are found and aborted before
+  # their keys are landed again. A bucket-level action; the listing shows upload ids and
+  # keys only, no object data.
+  statement {
+    sid       = "FindOpenUploads"
+    actions   = ["s3:ListBucketMultipartUploads"]
+    resources = [local.landing_bucket_arn]
+  }
+
   statement {
     sid = "WriteLanding"
     actions = [

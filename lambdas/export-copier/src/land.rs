@@ -174,11 +174,21 @@ async fn copy(
     tokio::select! {
         report = &mut join => Ok((report.map_err(engine_err)?, false)),
         _ = tokio::time::sleep_until(stop_at.into()) => {
-            // Stop starting copies; those in flight finish (within the margin) and the
-            // report says how far the run got.
+            // Stop starting copies; those in flight finish and the report says how far
+            // the run got. A drain keeps retrying (throttling can stretch it), so half the
+            // margin later what is still in flight is cancelled, its multipart uploads
+            // aborted: the answer and the hand-off still come before the deadline.
             tracing::warn!("deadline margin reached: stopping new copies, letting in-flight ones finish");
             stopper.stop();
-            let report = join.await.map_err(engine_err)?;
+            let report = tokio::select! {
+                report = &mut join => report,
+                _ = tokio::time::sleep(margin / 2) => {
+                    tracing::warn!("copies still in flight half a margin later: cancelling them");
+                    stopper.cancel();
+                    join.await
+                }
+            }
+            .map_err(engine_err)?;
             let stopped = !report.complete;
             Ok((report, stopped))
         }
