@@ -3,7 +3,8 @@
 //! The binary only parses arguments and calls [`run`], which sets up logging (stderr, JSON
 //! lines when not on a terminal), the metrics summary and the closed-pipe guard, runs the
 //! command and turns its result into the exit code: 0 success, 1 a run that failed or was
-//! incomplete, 2 bad input or an error before the run, 141 when the output pipe closed.
+//! incomplete, 2 bad input or an error before the run, 3 `engine status` of a day still in
+//! progress, 141 when the output pipe closed.
 //!
 //! ```no_run
 //! use clap::Parser;
@@ -51,6 +52,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(e) if e.is::<commands::status::InProgress>() => {
+            ExitCode::from(commands::status::EXIT_IN_PROGRESS)
+        }
         Err(e) => {
             errln!("error: {e:#}");
             ExitCode::from(2)
@@ -71,5 +75,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::ExportLocal(c) => c.run(&s3).await,
         Command::Sample(c) => c.run(&s3).await,
         Command::Demo(c) => c.run().await,
+        Command::Status(c) => c.run(&s3).await,
     }
 }

@@ -42,7 +42,7 @@ impl Copy {
         };
         let report = engine.land_export(request, progress).await?;
         pipe::eprint(format_args!("{report}"));
-        write_json(self.copy.report.as_deref(), &report)?;
+        write_json(self.copy.report.as_deref(), self.copy.json, &report)?;
         Ok(report.passed() || (report.dry_run && report.failures.is_empty()))
     }
 }
