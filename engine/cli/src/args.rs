@@ -73,6 +73,21 @@ impl Command {
     pub fn is_a_run(&self) -> bool {
         matches!(self, Command::Copy(_) | Command::Backfill(_))
     }
+
+    /// Whether this command calls AWS (an `s3://` location, or `status`), so credentials
+    /// are checked once before it starts.
+    pub fn needs_aws(&self) -> bool {
+        let s3 = |l: &str| l.starts_with("s3://");
+        match self {
+            Command::Copy(c) => s3(&c.locations.source) || s3(&c.locations.target),
+            Command::Backfill(c) => s3(&c.locations.source) || s3(&c.locations.target),
+            Command::Verify(c) => s3(&c.location),
+            Command::Sample(c) => s3(&c.location),
+            Command::ExportLocal(c) => s3(&c.target),
+            Command::Status(_) => true,
+            Command::Demo(_) => false,
+        }
+    }
 }
 
 #[derive(Args, Debug)]

@@ -68,6 +68,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         endpoint_url: cli.endpoint_url.clone(),
         ..AwsOptions::default()
     };
+    if cli.command.needs_aws() {
+        output::require_credentials(&s3).await?;
+    }
     match cli.command {
         Command::Copy(c) => c.run(&s3).await,
         Command::Backfill(c) => c.run(&s3).await,

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use liberator_engine::Location;
+use liberator_engine::{AwsOptions, ClientFactory, Location};
 use liberator_telemetry::outln;
 
 /// Writes `value` as pretty JSON to `path` (`--report FILE`), and to stdout when asked
@@ -27,6 +27,28 @@ pub fn write_json(path: Option<&Path>, json: bool, value: &impl serde::Serialize
 /// Whether the JSON goes to stdout: `--json`, or no `--report` file and not a terminal.
 pub fn json_to_stdout(to_file: bool, json: bool, stdout_is_terminal: bool) -> bool {
     json || (!to_file && !stdout_is_terminal)
+}
+
+/// Fails at once, naming what to set, when the standard chain finds no AWS credentials:
+/// otherwise every request would retry the same missing-credentials error for a while.
+pub async fn require_credentials(options: &AwsOptions) -> Result<()> {
+    use aws_sdk_s3::config::ProvideCredentials;
+
+    let factory = ClientFactory::load(options.clone()).await;
+    let hint = "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where an IAM role is attached";
+    let Some(provider) = factory.sdk_config().credentials_provider() else {
+        anyhow::bail!("no AWS credentials: no credentials provider is configured; {hint}");
+    };
+    if let Err(e) = provider.provide_credentials().await {
+        let mut chain = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            chain = format!("{chain}: {s}");
+            source = s.source();
+        }
+        anyhow::bail!("no AWS credentials ({chain}); {hint}");
+    }
+    Ok(())
 }
 
 /// Parses a `--source`/`--target`/location argument.

@@ -258,14 +258,19 @@ impl Day {
     }
 }
 
-fn engine_bin(endpoint: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_engine"));
+/// moto's endpoint and credentials, nothing from the caller's AWS set-up.
+fn aws_env<'a>(cmd: &'a mut Command, endpoint: &str) -> &'a mut Command {
     cmd.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
         .env("AWS_REGION", "us-east-1")
         .env_remove("AWS_PROFILE")
-        .env_remove("RUST_LOG");
+        .env_remove("RUST_LOG")
+}
+
+fn engine_bin(endpoint: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_engine"));
+    aws_env(&mut cmd, endpoint);
     cmd
 }
 
@@ -388,6 +393,28 @@ async fn a_day_stuck_at_the_export_names_the_trigger_and_exits_3() {
         next.contains("export-trigger") && next.contains(&day.id),
         "{next}"
     );
+
+    // On a terminal: the table, no JSON (util-linux `script` gives stdout a terminal).
+    let mut line = format!(
+        "{} status --date {}",
+        env!("CARGO_BIN_EXE_engine"),
+        day.date
+    );
+    for f in day.flags() {
+        line = format!("{line} {f}");
+    }
+    let mut script = Command::new("script");
+    script.args(["-qec", &format!("{line} 2>/dev/null"), "/dev/null"]);
+    let out = aws_env(&mut script, &day.ep)
+        .output()
+        .expect("script (util-linux)");
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{shown}");
+    assert!(
+        !shown.contains('{') && shown.contains("IN PROGRESS at export (exit 3)"),
+        "{shown}"
+    );
+    assert!(shown.contains("manifest: 1 tables, 12,000 rows"), "{shown}");
 
     // Overdue (the snapshot was taken longer ago than --stuck-after-minutes): failed.
     let (v, code, _) = day.status(&["--stuck-after-minutes", "0"]);
