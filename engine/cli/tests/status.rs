@@ -247,6 +247,7 @@ impl Day {
             dump_bucket: self.dump.clone(),
             export_bucket: self.exports.clone(),
             landing_bucket: self.landing.clone(),
+            landing_prefix: "parking/".into(),
             marker_prefix: "_liberator/glue-runs/".into(),
             manifest_bucket: self.dump.clone(),
             manifest_prefix: "liberator-manifests/".into(),
@@ -454,6 +455,14 @@ async fn a_day_whose_landing_failed_names_the_copier_and_exits_1() {
         json!(format!("{}T11:00:00Z", day.date))
     );
     assert_eq!(state(&v, "glue"), "waiting");
+    // The corrupt file was not landed; the survey says how far the landing got.
+    assert_eq!(
+        v["stages"]["landing"]["notes"],
+        json!([
+            "so far 14 of 15 Parquet files of 5 tables are in the landing partition; short: liberator.vrm 1 of 2"
+        ]),
+        "{v:#}"
+    );
     let next = v["next"].as_str().unwrap();
     assert!(
         next.contains("export-copier")

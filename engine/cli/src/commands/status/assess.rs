@@ -31,8 +31,10 @@ pub struct Raw {
     pub marker: Option<MarkerView>,
     pub workflow: Option<String>,
     pub run: Option<Glue>,
-    /// The export-copier's env for `engine copy` hints: `s3://SOURCE_BUCKET/SOURCE_PREFIX`.
-    pub export_location: String,
+    /// Without a marker: how far the landing got.
+    pub survey: Option<super::survey::Survey>,
+    /// `--source … --target … --manifests …` of an `engine copy` that lands the export.
+    pub copy_hint: String,
 }
 
 impl Raw {
@@ -164,7 +166,11 @@ pub fn assess(raw: &Raw, rules: &Rules) -> Stages {
         Some(m) => {
             let l = landing(marker_url.clone(), m);
             if l.failed > 0 || l.completeness == "failed" {
-                let why = l.incomplete.first().cloned().unwrap_or_else(|| format!("{} object(s) failed", l.failed));
+                let why = l
+                    .incomplete
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| format!("{} object(s) failed", l.failed));
                 Stage::new(State::Failed, Some(l)).next(format!(
                     "the landing of {id} is not whole ({why}): see the copier's logs for {id}"
                 ))
@@ -172,13 +178,19 @@ pub fn assess(raw: &Raw, rules: &Rules) -> Stages {
                 Stage::new(State::Done, Some(l))
             }
         }
-        None if raw.run.is_some() => Stage::new(State::Done, None)
-            .note(format!("no marker at {marker_url}, but a Glue run carries {id}")),
-        None if done(&export) => Stage::new(rules.due(raw.export.as_ref().and_then(ended)), None)
-            .next(format!(
-                "nothing recorded at {marker_url}: the export-copier Lambda has not landed {id}, or failed: check its logs for {id} (errorType CopyFailed or ExportIncomplete); after a fix re-send the RDS-EVENT-0161 event, or run `engine copy {id} --source {} --target s3://<TARGET_BUCKET>/<TARGET_PREFIX>`",
-                raw.export_location
-            )),
+        None if raw.run.is_some() => Stage::new(State::Done, None).note(format!(
+            "no marker at {marker_url}, but a Glue run carries {id}"
+        )),
+        None if done(&export) => {
+            let stage = Stage::new(rules.due(raw.export.as_ref().and_then(ended)), None).next(format!(
+                "no marker at {marker_url}: the export-copier Lambda has not finished, or failed: check its logs for this export_id (errorType CopyFailed or ExportIncomplete); after a fix re-send the RDS-EVENT-0161 event, or run `engine copy {id} {}`",
+                raw.copy_hint
+            ));
+            match &raw.survey {
+                Some(s) => stage.note(s.to_string()),
+                None => stage,
+            }
+        }
         None => Stage::new(State::Waiting, None).next("waiting for the export"),
     };
 

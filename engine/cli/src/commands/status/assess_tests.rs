@@ -78,7 +78,7 @@ fn raw() -> Raw {
         manifest_url: Some(format!("s3://d/liberator-manifests/{ID}.json")),
         marker_url: Some(format!("s3://l/_liberator/glue-runs/{ID}.json")),
         workflow: Some("wf".into()),
-        export_location: "s3://e/".into(),
+        copy_hint: "--source s3://e/ --target s3://l/parking/".into(),
         ..Raw::default()
     }
 }
@@ -239,6 +239,19 @@ fn no_marker_after_the_export_is_the_copier() {
         "{next}"
     );
     assert!(failed.stages.restore.notes[0].contains("no longer exists"));
+    r.survey = Some(crate::commands::status::survey::Survey {
+        tables: 2,
+        exported_files: 3,
+        landed_files: 2,
+        short: vec!["liberator.vrm 0 of 1".into()],
+    });
+    let d = day(&r, "2024-06-04T11:10:00Z");
+    assert_eq!(
+        d.stages.landing.notes,
+        [
+            "so far 2 of 3 Parquet files of 2 tables are in the landing partition; short: liberator.vrm 0 of 1"
+        ]
+    );
 }
 
 #[test]

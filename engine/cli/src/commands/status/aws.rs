@@ -110,6 +110,28 @@ pub async fn list(
     Ok((keys, folders))
 }
 
+/// How many `.parquet` keys are under `prefix` (every page, no delimiter).
+pub async fn count_parquet(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Result<u64> {
+    let mut n = 0;
+    let mut pages = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(|e| anyhow::anyhow!("{}", DisplayErrorContext(&e)))
+            .with_context(|| format!("listing s3://{bucket}/{prefix}"))?;
+        n += page
+            .contents()
+            .iter()
+            .filter(|o| o.key().is_some_and(|k| k.ends_with(".parquet")))
+            .count() as u64;
+    }
+    Ok(n)
+}
+
 /// A 404 (HEAD has no body, so no error code) or `NoSuchKey`.
 fn is_not_found<E: aws_sdk_s3::error::ProvideErrorMetadata>(
     e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,

@@ -17,6 +17,7 @@ pub mod landing;
 pub mod model;
 pub mod render;
 pub mod restore;
+pub mod survey;
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -74,6 +75,10 @@ pub struct Status {
     /// Landing bucket (the copier's TARGET_BUCKET), which holds the markers.
     #[arg(long, env = "TARGET_BUCKET")]
     pub landing_bucket: String,
+    /// Landing prefix (the copier's TARGET_PREFIX): where a landing without a marker is
+    /// surveyed, and what `engine copy` hints name.
+    #[arg(long, env = "TARGET_PREFIX", default_value = "parking")]
+    pub landing_prefix: String,
     /// Folder of the copier's markers in the landing bucket (its MARKER_PREFIX).
     #[arg(long, env = "MARKER_PREFIX", default_value = DEFAULT_MARKER_PREFIX)]
     pub marker_prefix: String,
@@ -107,6 +112,8 @@ pub struct Settings {
     /// Empty or ending in `/`.
     pub export_prefix: String,
     pub landing_bucket: String,
+    /// Empty or ending in `/`.
+    pub landing_prefix: String,
     /// Empty or ending in `/`.
     pub marker_prefix: String,
     pub manifest_bucket: String,
@@ -158,6 +165,7 @@ impl Status {
             export_bucket: self.export_bucket.clone(),
             export_prefix: aws::folder(&self.export_prefix),
             landing_bucket: self.landing_bucket.clone(),
+            landing_prefix: aws::folder(&self.landing_prefix),
             marker_prefix: aws::folder(&self.marker_prefix),
             manifest_bucket,
             manifest_prefix,
@@ -226,7 +234,15 @@ pub async fn look(
     let mut raw = Raw {
         date: Some(date),
         export_id: id.as_ref().map(|i| i.to_string()),
-        export_location: format!("s3://{}/{}", settings.export_bucket, settings.export_prefix),
+        copy_hint: format!(
+            "--source s3://{}/{} --target s3://{}/{} --manifests s3://{}/{}",
+            settings.export_bucket,
+            settings.export_prefix,
+            settings.landing_bucket,
+            settings.landing_prefix,
+            settings.manifest_bucket,
+            settings.manifest_prefix
+        ),
         ..Raw::default()
     };
     let mut dump_hint = None;
@@ -244,6 +260,9 @@ pub async fn look(
         raw.export = export::export(&ctx, id.as_str()).await?;
         raw.marker_url = Some(landing::marker_url(&ctx, id.as_str()));
         raw.marker = landing::read_marker(&ctx, id.as_str()).await?;
+        if raw.marker.is_none() && raw.export.is_some() {
+            raw.survey = survey::survey(&ctx, id).await?;
+        }
         raw.workflow = raw
             .marker
             .as_ref()

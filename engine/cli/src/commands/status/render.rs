@@ -77,10 +77,11 @@ pub fn table(d: &DayStatus) -> String {
     ));
     let export = s.export.found.as_ref().map_or_else(String::new, |x| {
         let mut line = format!(
-            "{}  {}  {}%  started {}  ended {}",
+            "{}  {}  {}  started {}  ended {}",
             x.export_id,
             x.status.as_deref().unwrap_or("?"),
-            x.percent.unwrap_or(0),
+            x.percent
+                .map_or_else(|| "-".to_string(), |p| format!("{p}%")),
             when(x.started_at),
             when(x.ended_at)
         );
