@@ -4,7 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use liberator_engine::{EngineConfig, LimiterConfig, Location, WriteOptions};
 use liberator_telemetry::LogFormat;
 
-use crate::commands::{backfill, copy, demo, export_local, sample, verify};
+use crate::commands::{backfill, copy, demo, export_local, sample, status, verify};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,12 +63,30 @@ pub enum Command {
     Sample(sample::Sample),
     /// Write a sample export into DIR/exports and land it in DIR/landing: no server needed.
     Demo(demo::Demo),
+    /// Where a day's pipeline stands, read from AWS: dump, restore, export, landing, Glue.
+    /// Exit 0 complete, 1 failed, 3 in progress, 2 bad input.
+    Status(status::Status),
 }
 
 impl Command {
     /// Whether this command lands exports, whose end prints the metrics summary.
     pub fn is_a_run(&self) -> bool {
         matches!(self, Command::Copy(_) | Command::Backfill(_))
+    }
+
+    /// Whether this command calls AWS (an `s3://` location, or `status`), so credentials
+    /// are checked once before it starts.
+    pub fn needs_aws(&self) -> bool {
+        let s3 = |l: &str| l.starts_with("s3://");
+        match self {
+            Command::Copy(c) => s3(&c.locations.source) || s3(&c.locations.target),
+            Command::Backfill(c) => s3(&c.locations.source) || s3(&c.locations.target),
+            Command::Verify(c) => s3(&c.location),
+            Command::Sample(c) => s3(&c.location),
+            Command::ExportLocal(c) => s3(&c.target),
+            Command::Status(_) => true,
+            Command::Demo(_) => false,
+        }
     }
 }
 
@@ -96,9 +114,13 @@ pub struct CopyArgs {
     /// Skip the Parquet footer checks.
     #[arg(long)]
     pub no_verify: bool,
-    /// Write the JSON report here instead of stdout.
+    /// Write the JSON report here.
     #[arg(long)]
     pub report: Option<std::path::PathBuf>,
+    /// The JSON report on stdout even on a terminal (off a terminal it is there unless
+    /// --report names a file).
+    #[arg(long)]
+    pub json: bool,
     /// Largest object copied with one CopyObject (bytes); 5 GiB at most.
     #[arg(long, default_value_t = EngineConfig::default().multipart_threshold)]
     pub multipart_threshold: u64,

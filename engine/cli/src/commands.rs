@@ -5,4 +5,5 @@ pub mod copy;
 pub mod demo;
 pub mod export_local;
 pub mod sample;
+pub mod status;
 pub mod verify;

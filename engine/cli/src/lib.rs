@@ -3,8 +3,8 @@
 //! The binary only parses arguments and calls [`run`], which sets up logging (stderr, JSON
 //! lines when not on a terminal), the metrics summary and the closed-pipe guard, runs the
 //! command and turns its result into the exit code: 0 success, 1 a run that failed or was
-//! incomplete, 2 bad input or an error before the run, 141 when the output pipe closed,
-//! 130 / 143 when SIGINT / SIGTERM stopped `copy` or `backfill` (the report is written with
+//! incomplete, 2 bad input or an error before the run, 3 `engine status` of a day still in
+//! progress, 141 when the output pipe closed, 130 / 143 when SIGINT / SIGTERM stopped `copy` or `backfill` (the report is written with
 //! `complete: false`; see [`signals`]).
 //!
 //! ```no_run
@@ -54,6 +54,9 @@ pub async fn run(cli: Cli) -> ExitCode {
     match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
+        Err(e) if e.is::<commands::status::InProgress>() => {
+            ExitCode::from(commands::status::EXIT_IN_PROGRESS)
+        }
         Err(e) => match e.downcast_ref::<signals::Stopped>() {
             Some(stopped) => {
                 errln!("engine: {stopped}");
@@ -73,6 +76,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         endpoint_url: cli.endpoint_url.clone(),
         ..AwsOptions::default()
     };
+    if cli.command.needs_aws() {
+        output::require_credentials(&s3).await?;
+    }
     match cli.command {
         Command::Copy(c) => c.run(&s3).await,
         Command::Backfill(c) => c.run(&s3).await,
@@ -80,5 +86,6 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         Command::ExportLocal(c) => c.run(&s3).await,
         Command::Sample(c) => c.run(&s3).await,
         Command::Demo(c) => c.run().await,
+        Command::Status(c) => c.run(&s3).await,
     }
 }

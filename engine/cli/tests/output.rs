@@ -142,3 +142,64 @@ fn a_closed_stdout_ends_quietly() {
     assert_eq!(out.status.code(), Some(141), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// Runs `engine ARGS` with stdout on a pseudo-terminal (util-linux `script`) and stderr in
+/// `err`; what reached the terminal.
+fn on_a_terminal(args: &[&str], err: &Path) -> String {
+    let line = format!(
+        "{} {} 2>{}",
+        env!("CARGO_BIN_EXE_engine"),
+        args.join(" "),
+        err.display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("script (util-linux) runs a command on a terminal");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{line}: {text}\n{}",
+        std::fs::read_to_string(err).unwrap_or_default()
+    );
+    text
+}
+
+#[test]
+fn a_terminal_gets_the_summary_and_json_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, target) = sample(dir.path());
+    let err = dir.path().join("stderr");
+    let copy = ["copy", ID, "--source", &source, "--target", &target];
+    let shown = on_a_terminal(&copy, &err);
+    assert!(
+        !shown.contains("\"export_id\""),
+        "no JSON on a terminal: {shown}"
+    );
+    let summary = std::fs::read_to_string(&err).unwrap();
+    assert!(summary.contains("copied 14"), "{summary}");
+    let rate = summary
+        .split_once(" objects/s")
+        .and_then(|(before, _)| before.rsplit_once('('))
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|| panic!("no objects/s in {summary}"));
+    assert!(
+        rate.chars().all(|c| c.is_ascii_digit() || c == ','),
+        "a rate reads like 6,612 objects/s: {rate:?}"
+    );
+
+    let mut json = copy.to_vec();
+    json.extend(["--json", "--force"]);
+    let shown = on_a_terminal(&json, &err);
+    let start = shown
+        .find('{')
+        .unwrap_or_else(|| panic!("no JSON with --json: {shown}"));
+    let report: serde_json::Value = serde_json::from_str(shown[start..].trim()).unwrap();
+    assert_eq!(report["copied"], 14);
+
+    // Off a terminal (a pipe), the JSON stays on stdout, as scripts expect.
+    let out = engine(&copy).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["skipped"], 14);
+}

@@ -12,6 +12,23 @@ use crate::output::{location, write_json};
 use crate::progress::CliProgress;
 use crate::signals;
 
+/// A source with no export in the range is a mistake (a mistyped bucket or prefix, a
+/// wrong range), not a finished backfill: the error names where and what was looked for.
+fn nothing_to_land(source: &liberator_engine::Location, filter: &BackfillFilter) -> String {
+    let bound =
+        |d: Option<chrono::NaiveDate>| d.map_or_else(|| "any".to_string(), |d| d.to_string());
+    format!(
+        "no sql-to-parquet-* export under {source} with an import date from {} to {}{}: check the location (does it exist?) and the range",
+        bound(filter.since),
+        bound(filter.until),
+        if filter.only.is_empty() {
+            String::new()
+        } else {
+            format!(" among {}", filter.only.join(", "))
+        }
+    )
+}
+
 #[derive(Args, Debug)]
 pub struct Backfill {
     #[command(flatten)]
@@ -43,6 +60,9 @@ impl Backfill {
         );
         let engine = Engine::connect(&source, &target, s3, self.copy.config()?).await?;
         let discovery = discover(&engine, &source, &filter).await?;
+        if discovery.exports.is_empty() {
+            anyhow::bail!("{}", nothing_to_land(&source, &filter));
+        }
         errln!(
             "{} export(s) to land: {}",
             discovery.exports.len(),
@@ -63,7 +83,7 @@ impl Backfill {
             &shutdown,
         )
         .await?;
-        write_json(self.copy.report.as_deref(), &reports)?;
+        write_json(self.copy.report.as_deref(), self.copy.json, &reports)?;
         signals::check(&shutdown, &reports)?;
         Ok(reports
             .iter()

@@ -46,7 +46,7 @@ impl Copy {
             .land_export_with(request, progress, shutdown.clone())
             .await?;
         pipe::eprint(format_args!("{report}"));
-        write_json(self.copy.report.as_deref(), &report)?;
+        write_json(self.copy.report.as_deref(), self.copy.json, &report)?;
         signals::check(&shutdown, std::slice::from_ref(&report))?;
         Ok(report.passed() || (report.dry_run && report.failures.is_empty()))
     }

@@ -67,7 +67,7 @@ impl Demo {
         );
         pipe::print(format_args!("{report}"));
         let report_path = dir.join("report.json");
-        write_json(Some(&report_path), &report)?;
+        write_json(Some(&report_path), false, &report)?;
         outln!("\n   JSON report: {}", report_path.display());
         let rerun = engine
             .land_export(request, CliProgress::new(false, None))

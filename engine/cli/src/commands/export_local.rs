@@ -94,7 +94,7 @@ impl ExportLocal {
             summary.bytes,
             loc.join(&self.export_id)
         );
-        write_json(None, &summary)?;
+        write_json(None, true, &summary)?;
         Ok(true)
     }
 }

@@ -15,9 +15,12 @@ pub struct Verify {
     pub location: String,
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
-    /// Write the JSON report here instead of stdout.
+    /// Write the JSON report here.
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// The JSON report on stdout even on a terminal.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl Verify {
@@ -31,6 +34,12 @@ impl Verify {
             self.concurrency,
         )
         .await?;
+        if out.files == 0 {
+            anyhow::bail!(
+                "no .parquet file under {}: check the location (does it exist?)",
+                out.location
+            );
+        }
         errln!(
             "{}: {} Parquet file(s), {} ok, {} rows, {} failed",
             out.location,
@@ -42,7 +51,7 @@ impl Verify {
         for f in &out.failures {
             errln!("  FAILED {}: {}", f.key, f.reason);
         }
-        write_json(self.report.as_deref(), &out)?;
-        Ok(out.failures.is_empty() && out.files > 0)
+        write_json(self.report.as_deref(), self.json, &out)?;
+        Ok(out.failures.is_empty())
     }
 }
