@@ -8,6 +8,7 @@
 
 pub mod aws;
 pub mod checksum;
+pub mod lambda_watch;
 pub mod mariadb;
 pub mod pipeline;
 pub mod proxy;

@@ -142,9 +142,12 @@ impl Copier {
         }
     }
 
-    /// The engine's settings: the configured concurrency and KMS key, footers verified.
+    /// The engine's settings: the configured concurrency and KMS key, footers verified, and
+    /// no request retried past half the effective margin (the engine's own default, 300 s,
+    /// would let one S3 request outlive the margin it should end in).
     fn engine_config(config: &Config) -> EngineConfig {
         let mut copy = EngineConfig::default();
+        copy.retry.budget = copy.retry.budget.min(config.effective_margin() / 2);
         copy.limiter.max = config.concurrency.max(1);
         copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
         copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
