@@ -242,7 +242,10 @@ impl Watch {
                 {
                     std::thread::sleep(Duration::from_secs(1));
                 }
-                Err(e) => panic!("{function} failed: {e}\n--- watch log ---\n{}", self.log_tail()),
+                Err(e) => panic!(
+                    "{function} failed: {e}\n--- watch log ---\n{}",
+                    self.log_tail()
+                ),
             }
         }
     }

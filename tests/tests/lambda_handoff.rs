@@ -17,7 +17,9 @@
 //!   harness's `FaultProxy` with a delay of 50 ms each way, at `CONCURRENCY=2`: every
 //!   object needs at least a footer read and a copy, so it lands at most
 //!   2 / (2 × 100 ms) = 10 objects a second, at most about 80 of the 200 in 7.5 s on any
-//!   machine, and surely some.
+//!   machine, and surely some. The objects started by then finish before the answer: the
+//!   test checks, on the copier's own log clock, that it answered within its 10 s (Lambda
+//!   would have ended it there, with no hand-off).
 //! - **The asynchronous Invoke.** The emulator's invoke endpoint runs every invocation
 //!   synchronously whatever `X-Amz-Invocation-Type` says, so the copier's Lambda client
 //!   (`AWS_ENDPOINT_URL_LAMBDA`) points at `EventQueue`, which answers an `Event` invoke
@@ -39,6 +41,15 @@ use liberator_tests::lambda_watch::{EventQueue, Watch, ensure_export, events, la
 use liberator_tests::{FaultConfig, FaultProxy, aws};
 use rand::Rng;
 use serde_json::{Value, json};
+
+/// When the copier first logged `message` (the timestamp of its JSON log line).
+fn logged_at(log: &str, message: &str) -> chrono::DateTime<chrono::Utc> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|v| v["fields"]["message"] == message)
+        .and_then(|v| v["timestamp"].as_str()?.parse().ok())
+        .unwrap_or_else(|| panic!("no log line {message:?} in\n{log}"))
+}
 
 /// A daily export id no other test uses (the grammar's `YY-MM-DD-HHMMSS`, random).
 fn unique_export_id() -> String {
@@ -128,7 +139,10 @@ async fn a_deadline_hands_the_rest_on_through_lambda_invoke_and_glue_starts_once
     let fresh: Vec<String> = common
         .iter()
         .cloned()
-        .chain([format!("AWS_ENDPOINT_URL_S3={moto}"), "CONCURRENCY=8".into()])
+        .chain([
+            format!("AWS_ENDPOINT_URL_S3={moto}"),
+            "CONCURRENCY=8".into(),
+        ])
         .collect();
 
     let mut watch = Watch::start();
@@ -159,6 +173,21 @@ async fn a_deadline_hands_the_rest_on_through_lambda_invoke_and_glue_starts_once
         "the first invocation must land part of the export: {part} of {total}\n{first}"
     );
     assert_eq!(first["copied"], json!(part), "{first}");
+    let log = std::fs::read_to_string(&watch.log).unwrap_or_default();
+    let began = logged_at(
+        &log,
+        "the runtime's deadline has already passed: assuming the function's timeout",
+    );
+    let handed_on = logged_at(
+        &log,
+        "deadline near: handing the rest on to a new invocation",
+    );
+    let ran = (handed_on - began).to_std().unwrap();
+    assert!(
+        ran < Duration::from_secs(10),
+        "the first invocation ran {ran:?} of its 10 s before handing on: past the deadline\n{}",
+        watch.log_tail()
+    );
     assert!(
         aws::workflow_runs(&glue, &workflow).await.is_empty(),
         "no run before everything landed"
@@ -227,7 +256,7 @@ async fn a_deadline_hands_the_rest_on_through_lambda_invoke_and_glue_starts_once
         watch.log_tail()
     );
     eprintln!(
-        "hand-off: setup {setup:?}, first invocation {first_took:?} ({part} of {total} landed, {} S3 requests through the delay), total {:?}",
+        "hand-off: setup {setup:?}, first invocation {first_took:?} (copier: {ran:?} to hand on; {part} of {total} landed, {} S3 requests through the delay), total {:?}",
         liberator_tests::proxy::ProxyStats::get(&slow_s3.stats.forwarded),
         started.elapsed()
     );

@@ -27,7 +27,10 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     let path = events().join("rds-event-0042-snapshot-created.json");
     let e0042: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let event_arn = e0042["detail"]["SourceArn"].as_str().unwrap();
-    assert!(event_arn.ends_with(&format!(":snapshot:{export_id}")), "{event_arn}");
+    assert!(
+        event_arn.ends_with(&format!(":snapshot:{export_id}")),
+        "{event_arn}"
+    );
     ensure_export(&rds, export_id, event_arn, &source).await;
     let engine = liberator_tests::engine(&endpoint, EngineConfig::default());
     let mut spec = SampleSpec::liberator(export_id);
@@ -86,7 +89,8 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     assert_eq!(aws::workflow_runs(&glue, &workflow).await.len(), 1);
 
     // Re-delivery through the runtime: no second run.
-    let second = watch.invoke("export-copier", &event)
+    let second = watch
+        .invoke("export-copier", &event)
         .unwrap_or_else(|e| panic!("{e}\n{}", watch.log_tail()));
     assert_eq!(second["outcome"], "already_started", "{second}");
     assert_eq!(aws::workflow_runs(&glue, &workflow).await.len(), 1);
@@ -99,7 +103,9 @@ async fn built_binaries_answer_the_shared_events_through_the_runtime_api() {
     // A malformed event fails the invocation with the handler's message.
     let bad = std::env::temp_dir().join(format!("liberator-bad-event-{}.json", watch.port));
     std::fs::write(&bad, r#"{"version":"0","id":"bad-1","source":"aws.rds"}"#).unwrap();
-    let err = watch.invoke("export-copier", &bad).expect_err("a malformed event must fail");
+    let err = watch
+        .invoke("export-copier", &bad)
+        .expect_err("a malformed event must fail");
     assert!(err.contains("no `detail`"), "{err}");
     let log = std::fs::read_to_string(&watch.log).unwrap_or_default();
     assert!(

@@ -137,12 +137,14 @@ mod tests {
     }
 
     #[test]
-    fn no_engine_request_retries_past_half_the_margin() {
+    fn what_runs_on_after_the_margin_begins_is_bounded() {
         let config = Config {
             deadline_margin: Duration::from_secs(30),
+            concurrency: 4,
             ..Config::default()
         };
-        let retry = crate::Copier::engine_config(&config).retry;
-        assert_eq!(retry.budget, Duration::from_secs(15));
+        let engine = crate::Copier::engine_config(&config);
+        assert_eq!(engine.retry.budget, Duration::from_secs(15));
+        assert_eq!(engine.objects_in_flight, 8);
     }
 }
