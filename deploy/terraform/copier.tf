@@ -220,6 +220,7 @@ resource "aws_lambda_function" "copier" {
       WORKFLOW_NAME           = var.glue_workflow_name
       BACKDATED_WORKFLOW_NAME = var.glue_backdated_workflow_name
       CONCURRENCY             = tostring(var.copier_concurrency)
+      MAX_INVOCATION_SECONDS  = tostring(var.copier_timeout_seconds)
       MANIFEST_LOCATION       = local.manifest_location
     }
   }

@@ -9,6 +9,7 @@
 pub mod aws;
 pub mod checksum;
 pub mod fault_landing;
+pub mod lambda_watch;
 pub mod landing;
 pub mod mariadb;
 pub mod pipeline;

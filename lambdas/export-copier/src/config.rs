@@ -12,7 +12,7 @@ use crate::marker;
 pub const DEFAULT_CONCURRENCY: usize = 64;
 /// Default time kept free before the Lambda deadline.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(90);
-/// Lambda's own limit on one invocation.
+/// Lambda's own limit on one invocation, and the default of [`Config::max_invocation`].
 pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
 /// Default lease of a Glue start claim: longer than [`MAX_INVOCATION`], so the invocation
 /// holding an expired claim has ended, whatever happened to it.
@@ -51,6 +51,14 @@ pub struct Config {
     /// re-invocation be sent within it, so it also bounds every AWS call
     /// ([`Config::aws_options`]).
     pub deadline_margin: Duration,
+    /// `MAX_INVOCATION_SECONDS`: the function's timeout (Terraform passes
+    /// `copier_timeout_seconds`). Default 900 s, Lambda's limit; 1 to 900. Known at start-up,
+    /// it caps the margin the AWS calls are bounded by ([`Config::effective_margin`]) before
+    /// any invocation tells the deadline, and caps each invocation's deadline. A runtime
+    /// whose deadline has already passed when an invocation starts (local emulators:
+    /// `cargo lambda watch` always sends 600000 ms after the epoch) gets exactly this long,
+    /// which is how the hand-off test gives its first invocation a few seconds.
+    pub max_invocation: Duration,
     /// `MARKER_PREFIX`: folder of the exactly-once markers in the landing bucket. Default
     /// `_liberator/glue-runs/`.
     pub marker_prefix: String,
@@ -92,6 +100,7 @@ impl Default for Config {
             concurrency: DEFAULT_CONCURRENCY,
             target_kms_key_id: None,
             deadline_margin: DEFAULT_DEADLINE_MARGIN,
+            max_invocation: MAX_INVOCATION,
             marker_prefix: marker::DEFAULT_MARKER_PREFIX.into(),
             manifests: None,
             claim_lease: DEFAULT_CLAIM_LEASE,
@@ -122,6 +131,18 @@ impl Config {
             }
             .into());
         }
+        let max_invocation: u64 =
+            env::parsed("MAX_INVOCATION_SECONDS", d.max_invocation.as_secs())?;
+        if !(1..=MAX_INVOCATION.as_secs()).contains(&max_invocation) {
+            return Err(liberator_lambda_common::Error::Env {
+                name: "MAX_INVOCATION_SECONDS",
+                reason: format!(
+                    "must be 1 to {} (the function's timeout; Lambda allows no more)",
+                    MAX_INVOCATION.as_secs()
+                ),
+            }
+            .into());
+        }
         let lease: u64 = env::parsed("CLAIM_LEASE_SECONDS", d.claim_lease.as_secs())?;
         if lease <= MAX_INVOCATION.as_secs() {
             return Err(liberator_lambda_common::Error::Env {
@@ -144,6 +165,7 @@ impl Config {
             concurrency,
             target_kms_key_id: env::optional("TARGET_KMS_KEY_ID"),
             deadline_margin: Duration::from_secs(margin),
+            max_invocation: Duration::from_secs(max_invocation),
             marker_prefix: env::optional("MARKER_PREFIX").unwrap_or(d.marker_prefix),
             manifests: match env::optional("MANIFEST_LOCATION") {
                 None => None,
@@ -164,21 +186,28 @@ impl Config {
         })
     }
 
+    /// The margin a whole invocation keeps: [`Config::deadline_margin`], at most a quarter
+    /// of [`Config::max_invocation`], as the landing caps it for each invocation (so a
+    /// 60 s function keeps 15 s, and its calls are bounded by 7.5 s, not by 45 s).
+    pub fn effective_margin(&self) -> Duration {
+        self.deadline_margin.min(self.max_invocation / 4)
+    }
+
     /// How the copier's clients reach AWS: every timeout (connect, read, attempt,
-    /// operation) within half the deadline margin, so a call in flight when the margin is
+    /// operation) within half the effective margin, so a call in flight when the margin is
     /// reached ends in its first half and the second half is left for the report, the
     /// marker and the re-invocation; the configured endpoints.
     pub fn aws_options(&self) -> AwsOptions {
         AwsOptions {
             endpoints: self.endpoints.clone(),
-            ..AwsOptions::bounded_by(self.deadline_margin / 2)
+            ..AwsOptions::bounded_by(self.effective_margin() / 2)
         }
     }
 
     /// The wait on another invocation's claim actually used: [`Config::claim_wait`], at
-    /// most half the deadline margin.
+    /// most half the effective margin.
     pub fn claim_wait_bounded(&self) -> Duration {
-        self.claim_wait.min(self.deadline_margin / 2)
+        self.claim_wait.min(self.effective_margin() / 2)
     }
 
     /// `s3://bucket/prefix` without doubled or trailing slashes.
@@ -225,5 +254,17 @@ mod tests {
         assert!(o.attempt_timeout < config.deadline_margin);
         assert!(o.read_timeout < config.deadline_margin);
         assert!(o.connect_timeout < config.deadline_margin);
+    }
+
+    #[test]
+    fn a_short_function_timeout_tightens_the_margin_and_every_call() {
+        let config = Config {
+            max_invocation: Duration::from_secs(60),
+            ..Config::default()
+        };
+        assert_eq!(config.effective_margin(), Duration::from_secs(15));
+        let o = config.aws_options();
+        assert_eq!(o.operation_timeout, Duration::from_millis(7500));
+        assert!(config.claim_wait_bounded() <= Duration::from_millis(7500));
     }
 }

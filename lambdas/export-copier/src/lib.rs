@@ -142,11 +142,18 @@ impl Copier {
         }
     }
 
-    /// The engine's settings: the configured concurrency and KMS key, footers verified.
+    /// The engine's settings: the configured concurrency and KMS key, footers verified, and
+    /// what runs on once the margin begins kept within it. Objects already started when the
+    /// run stops all finish: at most twice the copies in flight (enough to keep every
+    /// permit busy between one object's footer read and its copy), not the engine's default
+    /// 256, which at a low concurrency is minutes of copying past the deadline. No S3
+    /// request is retried after half the effective margin (the engine's default is 300 s).
     fn engine_config(config: &Config) -> EngineConfig {
         let mut copy = EngineConfig::default();
+        copy.retry.budget = copy.retry.budget.min(config.effective_margin() / 2);
         copy.limiter.max = config.concurrency.max(1);
         copy.limiter.min = copy.limiter.min.min(copy.limiter.max);
+        copy.objects_in_flight = copy.objects_in_flight.min(2 * copy.limiter.max);
         copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
         copy.verify = true;
         copy.manifests = config.manifests.clone();

@@ -176,3 +176,24 @@ async fn manual_without_instance_fails() {
         .unwrap_err();
     assert!(matches!(err, Error::NoInstance), "{err}");
 }
+
+/// The client `runtime::run` builds from `Config::aws_options`: every kind of timeout set
+/// and within [`CALL_BUDGET`], far below the function's timeout (the SDK's defaults set no
+/// read or operation timeout, so a client built without the options fails here).
+#[test]
+fn every_rds_call_is_bounded_by_the_call_budget() {
+    let sdk = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .build();
+    let rds = liberator_aws::ClientFactory::from_sdk_config(sdk, Config::aws_options()).rds();
+    let t = rds.config().timeout_config().cloned().expect("timeouts");
+    for limit in [
+        t.connect_timeout(),
+        t.read_timeout(),
+        t.operation_attempt_timeout(),
+        t.operation_timeout(),
+    ] {
+        let limit = limit.expect("every kind of timeout is set");
+        assert!(limit <= CALL_BUDGET, "{t:?}");
+    }
+}
