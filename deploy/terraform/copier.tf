@@ -212,6 +212,7 @@ resource "aws_lambda_function" "copier" {
       BACKDATED_WORKFLOW_NAME = var.glue_backdated_workflow_name
       CONCURRENCY             = tostring(var.copier_concurrency)
       MANIFEST_LOCATION       = local.manifest_location
+      FAIL_ON_SCHEMA_CHANGE   = tostring(var.copier_fail_on_schema_change)
     }
   }
 

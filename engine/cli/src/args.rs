@@ -120,6 +120,12 @@ pub struct CopyArgs {
     /// removed once this export landed whole, so a date landed twice holds its rows once).
     #[arg(long)]
     pub keep_other_files: bool,
+    /// Fail the run (exit 1) when a column was removed or retyped since the previous import
+    /// date landed on the target (its report is kept under _liberator/reports/ in the
+    /// landing bucket). Without it schema changes are only reported; added columns and
+    /// nullability changes never fail.
+    #[arg(long)]
+    pub fail_on_schema_change: bool,
 }
 
 impl CopyArgs {
@@ -146,6 +152,7 @@ impl CopyArgs {
             force: self.force,
             dry_run: self.dry_run,
             keep_other_files: self.keep_other_files,
+            fail_on_schema_change: self.fail_on_schema_change,
             manifests,
             ..EngineConfig::default()
         })
@@ -186,5 +193,9 @@ mod tests {
         assert_eq!(config.write.acl, None);
         assert_eq!(config.limiter.max, 1);
         assert!(config.dry_run && config.verify && !config.force);
+        assert!(
+            !config.fail_on_schema_change,
+            "schema changes only warn by default"
+        );
     }
 }
