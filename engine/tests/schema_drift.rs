@@ -106,6 +106,15 @@ impl Lake {
     }
 }
 
+/// A change as (table, column, kind, from, to).
+type Change<'a> = (
+    &'a str,
+    &'a str,
+    ChangeKind,
+    Option<&'a str>,
+    Option<&'a str>,
+);
+
 fn failing() -> EngineConfig {
     EngineConfig {
         fail_on_schema_change: true,
@@ -195,7 +204,7 @@ async fn each_kind_of_change_is_reported_and_only_removed_or_retyped_columns_fai
     assert!(warned.passed(), "{warned}");
     let drift = warned.schema_drift.as_ref().unwrap();
     assert_eq!(drift.previous.as_ref().unwrap().export_id, DAY1);
-    let mut changes: Vec<(&str, &str, ChangeKind, Option<&str>, Option<&str>)> = drift
+    let mut changes: Vec<Change> = drift
         .changes
         .iter()
         .map(|c| {
