@@ -222,6 +222,7 @@ resource "aws_lambda_function" "copier" {
       CONCURRENCY             = tostring(var.copier_concurrency)
       MAX_INVOCATION_SECONDS  = tostring(var.copier_timeout_seconds)
       MANIFEST_LOCATION       = local.manifest_location
+      FAIL_ON_SCHEMA_CHANGE   = tostring(var.copier_fail_on_schema_change)
     }
   }
 

@@ -515,6 +515,12 @@ variable "copier_concurrency" {
   }
 }
 
+variable "copier_fail_on_schema_change" {
+  description = "Start no Glue workflow when a column was removed or retyped since the previous import date landed (FAIL_ON_SCHEMA_CHANGE); false only logs and reports schema changes."
+  type        = bool
+  default     = false
+}
+
 variable "trigger_reserved_concurrency" {
   description = "Reserved concurrency of the export-trigger Lambda (caps parallel exports started)."
   type        = number

@@ -91,6 +91,14 @@ pub enum Error {
     #[error("completeness check: {0}")]
     Completeness(String),
 
+    /// A report kept for schema-drift checks (`_liberator/reports/…`) cannot be read.
+    #[error("kept report in bucket {bucket:?} key {key:?}: {reason}")]
+    KeptReport {
+        bucket: String,
+        key: String,
+        reason: String,
+    },
+
     /// The run was stopped (deadline or cancellation) before it finished.
     #[error("stopped before the export was finished: {0}")]
     Interrupted(String),
@@ -116,7 +124,8 @@ impl Error {
             | Error::Layout { key, .. }
             | Error::Collision { key, .. }
             | Error::Mismatch { key, .. }
-            | Error::Unsupported { key, .. } => Some(key),
+            | Error::Unsupported { key, .. }
+            | Error::KeptReport { key, .. } => Some(key),
             Error::Local { path, .. } => Some(path),
             _ => None,
         }

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod report;
 pub mod retry;
 pub mod run;
+pub mod schema;
 pub mod stats;
 pub mod store;
 pub mod verify;

@@ -28,3 +28,7 @@ pub const OBJECT_SECONDS: &str = "liberator_object_seconds";
 pub const TABLES_INCOMPLETE: &str = "liberator_tables_incomplete";
 /// Seconds per export (histogram).
 pub const EXPORT_SECONDS: &str = "liberator_export_seconds";
+/// Columns changed since the previous import date landed on the target (counter, label
+/// `kind`: `added`, `removed`, `retyped`, `nullability`): an alarm on breaking changes
+/// watches `removed` and `retyped`.
+pub const SCHEMA_CHANGES: &str = "liberator_schema_changes_total";

@@ -20,6 +20,10 @@ pub struct TableReport {
     pub bytes: u64,
     /// Rows per the footers (0 with verification off).
     pub rows: u64,
+    /// The table's columns per its files' footers (all files agree, or the run lists the
+    /// ones that do not); empty with verification off.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub columns: Vec<crate::schema::Column>,
 }
 
 /// What one export run did.
@@ -70,6 +74,11 @@ pub struct Report {
     /// early); a failing table is also listed in `failures`.
     #[serde(default)]
     pub completeness: Option<crate::completeness::Completeness>,
+    /// Columns added, removed, retyped or whose nullability changed since the previous
+    /// import date landed on this target. `None` when not compared (verification off, a
+    /// run that stopped early).
+    #[serde(default)]
+    pub schema_drift: Option<crate::schema::SchemaDrift>,
 }
 
 impl Report {
@@ -155,16 +164,17 @@ impl fmt::Display for Report {
                 .max(5);
             writeln!(
                 f,
-                "  {:<width$}  {:>6}  {:>10}  {:>10}",
-                "table", "files", "rows", "MiB"
+                "  {:<width$}  {:>6}  {:>10}  {:>10}  {:>7}",
+                "table", "files", "rows", "MiB", "columns"
             )?;
             for (name, t) in &self.tables {
                 writeln!(
                     f,
-                    "  {name:<width$}  {:>6}  {:>10}  {:>10.2}",
+                    "  {name:<width$}  {:>6}  {:>10}  {:>10.2}  {:>7}",
                     t.files,
                     t.rows,
-                    mib(t.bytes)
+                    mib(t.bytes),
+                    t.columns.len()
                 )?;
             }
         }
@@ -173,6 +183,9 @@ impl fmt::Display for Report {
         }
         if let Some(note) = &self.stopped {
             writeln!(f, "  STOPPED: {note}")?;
+        }
+        if let Some(d) = &self.schema_drift {
+            write!(f, "{d}")?;
         }
         if !self.removed.is_empty() {
             let verb = if self.dry_run {

@@ -8,6 +8,7 @@
 
 use bytes::{Bytes, BytesMut};
 use parquet::file::metadata::{FooterTail, ParquetMetaDataReader};
+use parquet::schema::types::SchemaDescPtr;
 
 use crate::error::{Error, Result};
 use crate::store::{ObjectStore, Store};
@@ -21,12 +22,16 @@ const MAGIC: &[u8; 4] = b"PAR1";
 const MIN_SIZE: u64 = 12;
 
 /// What a footer says about its file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FooterInfo {
     pub rows: u64,
     pub row_groups: usize,
+    /// Column chunks over all row groups.
     pub columns: usize,
     pub metadata_len: u64,
+    /// The file's schema as decoded with the footer (shared, not copied): the run compares
+    /// it across a table's files and with the previous landing ([`crate::schema`]).
+    pub schema: SchemaDescPtr,
 }
 
 /// Reads and checks the footer of `bucket/key`, `size` bytes long.
@@ -130,6 +135,7 @@ pub fn check_footer(tail: &[u8], size: u64) -> std::result::Result<FooterInfo, S
         row_groups: meta.num_row_groups(),
         columns,
         metadata_len,
+        schema: meta.file_metadata().schema_descr_ptr(),
     })
 }
 

@@ -147,6 +147,12 @@ pub struct CopyArgs {
     /// SIGKILL 30 s after SIGTERM, which leaves 10 s to abort uploads and write the report.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::signals::DEFAULT_STOP_GRACE_SECS)]
     pub stop_grace: u64,
+    /// Fail the run (exit 1) when a column was removed or retyped since the previous import
+    /// date landed on the target (its report is kept under _liberator/reports/ in the
+    /// landing bucket). Without it schema changes are only reported; added columns and
+    /// nullability changes never fail.
+    #[arg(long)]
+    pub fail_on_schema_change: bool,
 }
 
 impl CopyArgs {
@@ -178,6 +184,7 @@ impl CopyArgs {
             force: self.force,
             dry_run: self.dry_run,
             keep_other_files: self.keep_other_files,
+            fail_on_schema_change: self.fail_on_schema_change,
             manifests,
             ..EngineConfig::default()
         })
@@ -218,5 +225,9 @@ mod tests {
         assert_eq!(config.write.acl, None);
         assert_eq!(config.limiter.max, 1);
         assert!(config.dry_run && config.verify && !config.force);
+        assert!(
+            !config.fail_on_schema_change,
+            "schema changes only warn by default"
+        );
     }
 }

@@ -16,12 +16,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures::StreamExt;
+use parquet::schema::types::SchemaDescPtr;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::complete;
+use super::drift;
 use super::object::process;
 use super::prune;
 use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome, Shutdown};
@@ -31,6 +33,7 @@ use crate::export_id::partition_path;
 use crate::layout::{Layout, Mapped, ParquetKey};
 use crate::metrics as names;
 use crate::report::{Failure, Report, TableReport};
+use crate::schema::TableSchemas;
 use crate::stats::JobStats;
 use crate::store::{ObjectInfo, ObjectStore, Store};
 
@@ -41,6 +44,8 @@ pub(super) struct Done {
     pub(super) target_key: String,
     pub(super) size: u64,
     pub(super) rows: Option<u64>,
+    /// The footer's schema (verification on).
+    pub(super) schema: Option<SchemaDescPtr>,
     pub(super) outcome: Result<ObjectOutcome>,
 }
 
@@ -64,6 +69,8 @@ struct Dispatcher {
     tasks: JoinSet<Done>,
     report: Report,
     finished_tables: HashSet<String>,
+    /// Each table's footer schemas so far.
+    schemas: TableSchemas,
     stop: bool,
 }
 
@@ -118,6 +125,7 @@ pub(super) async fn run(
         tasks: JoinSet::new(),
         report,
         finished_tables: HashSet::new(),
+        schemas: TableSchemas::default(),
         stop: false,
         layout,
         engine: engine.clone(),
@@ -212,6 +220,7 @@ pub(super) async fn run(
             });
         }
     }
+    drift::record_schemas(std::mem::take(&mut d.schemas), &mut d.report);
     if d.stop || shutdown.is_draining() {
         d.report.complete = false;
         let r = &d.report;
@@ -271,6 +280,7 @@ pub(super) async fn run(
                 reason: e.to_string(),
             }),
         }
+        drift::compare(&store, &d.dst_bucket, &d.layout, cfg, date, &mut d.report).await;
     }
     let clean = d.report.passed() || d.report.dry_run && d.report.failures.is_empty();
     if clean && !cfg.keep_other_files {
@@ -301,6 +311,9 @@ pub(super) async fn run(
     d.report.multipart_copies = JobStats::get(&s.multipart);
     d.report.duration_secs = started.elapsed().as_secs_f64();
     metrics::histogram!(names::EXPORT_SECONDS).record(d.report.duration_secs);
+    if d.report.passed() && cfg.verify && !cfg.dry_run {
+        drift::keep(&store, &d.dst_bucket, &d.layout, cfg, date, &mut d.report).await;
+    }
     if d.report.passed() || d.report.dry_run && d.report.failures.is_empty() {
         tracing::info!(
             copied = d.report.copied,
@@ -461,6 +474,9 @@ impl Dispatcher {
                 t.files += 1;
                 t.bytes += done.size;
                 t.rows += done.rows.unwrap_or(0);
+                if let Some(schema) = &done.schema {
+                    self.schemas.add(&done.table, &done.source_key, schema);
+                }
                 match outcome {
                     ObjectOutcome::Copied(_) => {
                         self.report.copied += 1;

@@ -6,6 +6,7 @@
 
 mod complete;
 mod dispatch;
+mod drift;
 mod object;
 mod prune;
 mod stop;
@@ -80,6 +81,14 @@ pub struct EngineConfig {
     /// a complete, checked landing they are removed (listed in the report), so landing a
     /// date again replaces it instead of adding its rows twice.
     pub keep_other_files: bool,
+    /// Fail the run (the copier: start no Glue workflow) when a column was removed or
+    /// retyped since the previous import date landed on the target ([`crate::schema`]).
+    /// Default false: schema changes are reported and logged, and fail nothing.
+    pub fail_on_schema_change: bool,
+    /// Where clean landings' reports are kept in the landing bucket, per target prefix and
+    /// import date, for the next date's schema comparison. Default `_liberator/reports/`
+    /// ([`crate::schema::history`]).
+    pub reports_prefix: String,
 }
 
 impl Default for EngineConfig {
@@ -98,6 +107,8 @@ impl Default for EngineConfig {
             failure_policy: FailurePolicy::Continue,
             keep_other_files: false,
             manifests: None,
+            fail_on_schema_change: false,
+            reports_prefix: crate::schema::history::DEFAULT_REPORTS_PREFIX.into(),
         }
     }
 }
@@ -273,7 +284,9 @@ impl Engine {
             dst_key: dst_key.to_string(),
         };
         let uploads = OpenUploads::new();
-        object::land(&self.store, &self.config, &task, false, &stats, &uploads).await
+        let (outcome, footer) =
+            object::land(&self.store, &self.config, &task, false, &stats, &uploads).await?;
+        Ok((outcome, footer.map(|f| f.rows)))
     }
 }
 

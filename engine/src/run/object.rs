@@ -17,7 +17,7 @@ use crate::layout::ParquetKey;
 use crate::metrics as names;
 use crate::stats::JobStats;
 use crate::store::{ObjectInfo, ObjectStore, Store};
-use crate::verify::verify_object;
+use crate::verify::{FooterInfo, verify_object};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn process(
@@ -48,8 +48,8 @@ pub(super) async fn process(
         ))),
         r = land(&store, &engine.config, &task, fresh, &stats, &uploads) => r,
     };
-    let (outcome, rows) = match landed {
-        Ok((outcome, rows)) => (Ok(outcome), rows),
+    let (outcome, footer) = match landed {
+        Ok((outcome, footer)) => (Ok(outcome), footer),
         Err(e) => (Err(e), None),
     };
     metrics::histogram!(names::OBJECT_SECONDS).record(started.elapsed().as_secs_f64());
@@ -58,13 +58,15 @@ pub(super) async fn process(
         source_key: task.src.key,
         target_key: task.dst_key,
         size: task.src.size,
-        rows,
+        rows: footer.as_ref().map(|f| f.rows),
+        schema: footer.map(|f| f.schema),
         outcome,
     }
 }
 
 /// Verify, skip-check, copy and check one object; `fresh` skips the target HEAD (nothing
-/// is at the table's target yet).
+/// is at the table's target yet). With the outcome, what the footer said (verification
+/// on): rows and schema, also for an object already landed.
 pub(super) async fn land(
     store: &Store,
     cfg: &EngineConfig,
@@ -72,8 +74,8 @@ pub(super) async fn land(
     fresh: bool,
     stats: &JobStats,
     uploads: &OpenUploads,
-) -> Result<(ObjectOutcome, Option<u64>)> {
-    let mut rows = None;
+) -> Result<(ObjectOutcome, Option<FooterInfo>)> {
+    let mut footer = None;
     if cfg.verify {
         let info = verify_object(
             store,
@@ -83,7 +85,7 @@ pub(super) async fn land(
             cfg.footer_read_size,
         )
         .await?;
-        rows = Some(info.rows);
+        footer = Some(info);
     }
     if cfg.dry_run {
         let p = plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
@@ -93,12 +95,12 @@ pub(super) async fn land(
                 reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
             }
         })?;
-        return Ok((ObjectOutcome::Planned(p), rows));
+        return Ok((ObjectOutcome::Planned(p), footer));
     }
     if !cfg.force && !fresh {
         match store.head(&task.dst_bucket, &task.dst_key).await? {
             Some(existing) if is_same(&task.src, &existing) => {
-                return Ok((ObjectOutcome::Skipped, rows));
+                return Ok((ObjectOutcome::Skipped, footer));
             }
             Some(existing) => tracing::warn!(
                 target_key = %task.dst_key,
@@ -115,5 +117,5 @@ pub(super) async fn land(
         uploads,
     };
     let plan = copy_object(store, &settings, task, stats).await?;
-    Ok((ObjectOutcome::Copied(plan), rows))
+    Ok((ObjectOutcome::Copied(plan), footer))
 }

@@ -80,6 +80,12 @@ pub struct Config {
     /// ([`Config::claim_wait_bounded`]), so the wait after a copy that ran up to the margin
     /// still ends before the deadline.
     pub claim_wait: Duration,
+    /// `FAIL_ON_SCHEMA_CHANGE` (`true`/`false`): start no Glue workflow when a column was
+    /// removed or retyped since the previous import date landed on the target
+    /// ([`crate::drift`]); the invocation fails with `SchemaChanged`, naming each table and
+    /// column. Default false: every change is logged and kept in the report, and Glue
+    /// starts.
+    pub fail_on_schema_change: bool,
     /// Endpoint overrides (tests). Default none: the SDK's resolution, which honours
     /// `AWS_ENDPOINT_URL` and `AWS_ENDPOINT_URL_<SERVICE>`.
     pub endpoints: Endpoints,
@@ -105,6 +111,7 @@ impl Default for Config {
             manifests: None,
             claim_lease: DEFAULT_CLAIM_LEASE,
             claim_wait: DEFAULT_CLAIM_WAIT,
+            fail_on_schema_change: false,
             endpoints: Endpoints::default(),
         }
     }
@@ -182,6 +189,7 @@ impl Config {
             },
             claim_lease: Duration::from_secs(lease),
             claim_wait: Duration::from_secs(wait),
+            fail_on_schema_change: env::parsed("FAIL_ON_SCHEMA_CHANGE", d.fail_on_schema_change)?,
             endpoints: d.endpoints,
         })
     }

@@ -78,6 +78,20 @@ pub enum Error {
         tables: Vec<String>,
     },
 
+    /// `FAIL_ON_SCHEMA_CHANGE` is on and a column was removed or retyped since the
+    /// previous import date landed: everything landed, the Glue workflow was not started.
+    #[error(
+        "export {export_id}: the schema changed since {since}, so the Glue workflow was not started (FAIL_ON_SCHEMA_CHANGE): {}",
+        changes.join("; ")
+    )]
+    SchemaChanged {
+        export_id: String,
+        /// The previous landing's import date and export.
+        since: String,
+        /// Each removed or retyped column, naming its table.
+        changes: Vec<String>,
+    },
+
     /// The deadline came and the remainder could not be handed on.
     #[error(
         "export {export_id}: stopped before the deadline and could not re-invoke {function:?}: {detail}"
@@ -146,6 +160,7 @@ impl Error {
             Error::Engine { .. } => "Engine",
             Error::CopyFailed { .. } => "CopyFailed",
             Error::ExportIncomplete { .. } => "ExportIncomplete",
+            Error::SchemaChanged { .. } => "SchemaChanged",
             Error::Reinvoke { .. } => "Reinvoke",
             Error::Marker { .. } => "Marker",
             Error::StartInProgress { .. } => "StartInProgress",

@@ -106,6 +106,7 @@ pub async fn land(
             tables,
         });
     }
+    crate::drift::gate(config, id, &report)?;
     if report.failed > 0 || !report.failures.is_empty() {
         let first = report
             .failures

@@ -30,6 +30,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod drift;
 pub mod error;
 pub mod events;
 pub mod glue;
@@ -157,6 +158,7 @@ impl Copier {
         copy.write.sse_kms_key_id = config.target_kms_key_id.clone();
         copy.verify = true;
         copy.manifests = config.manifests.clone();
+        copy.fail_on_schema_change = config.fail_on_schema_change;
         copy
     }
 

@@ -66,3 +66,16 @@ fn a_malformed_number_is_named_with_its_value() {
         assert!(lines[0].contains(name), "{}", lines[0]);
     }
 }
+
+#[test]
+fn a_malformed_switch_is_named_with_its_value() {
+    let mut vars = REQUIRED.to_vec();
+    vars.push(("FAIL_ON_SCHEMA_CHANGE", "yes please"));
+    let (ok, lines) = run(&vars);
+    assert!(!ok && lines.len() == 1, "{lines:#?}");
+    assert!(
+        lines[0].contains("FAIL_ON_SCHEMA_CHANGE") && lines[0].contains("yes please"),
+        "{}",
+        lines[0]
+    );
+}

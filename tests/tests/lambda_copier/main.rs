@@ -8,8 +8,8 @@
 //! start (`glue_start`; under lost replies, dead invocations, racing deliveries and
 //! faults on both sides in `glue_exactly_once`, with the Glue fault injector in
 //! `glue_faults`), failures and their answers (`failures`), the other payloads and
-//! the deadline hand-off (`payloads`), the marker store (`markers`) and the EMF metrics
-//! (`emf_metrics`).
+//! the deadline hand-off (`payloads`), the marker store (`markers`), the EMF metrics
+//! (`emf_metrics`) and schema drift between two dates (`schema_drift`).
 
 mod claim_over_http;
 mod completeness;
@@ -20,6 +20,7 @@ mod glue_faults;
 mod glue_start;
 mod markers;
 mod payloads;
+mod schema_drift;
 
 use std::sync::Arc;
 use std::time::Duration;
