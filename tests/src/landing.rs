@@ -123,7 +123,13 @@ pub struct Tally {
     pub duplicates: Vec<String>,
 }
 
-/// Compares `landed` with `expected`.
+/// The pipeline's bookkeeping in the landing bucket, outside every table folder: the
+/// copier's Glue markers and the kept reports (`_liberator/reports/`), which are neither
+/// lost nor duplicate data.
+pub const BOOKKEEPING_PREFIX: &str = "_liberator/";
+
+/// Compares `landed` with `expected`; bookkeeping objects ([`BOOKKEEPING_PREFIX`]) are not
+/// data and are left out.
 pub fn tally(expected: &BTreeMap<String, u64>, landed: &BTreeMap<String, (u64, String)>) -> Tally {
     Tally {
         expected: expected.len(),
@@ -134,7 +140,7 @@ pub fn tally(expected: &BTreeMap<String, u64>, landed: &BTreeMap<String, (u64, S
             .collect(),
         duplicates: landed
             .keys()
-            .filter(|k| !expected.contains_key(*k))
+            .filter(|k| !expected.contains_key(*k) && !k.starts_with(BOOKKEEPING_PREFIX))
             .cloned()
             .collect(),
     }

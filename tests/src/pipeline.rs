@@ -18,7 +18,7 @@ use export_copier::{Copier, Invocation};
 use liberator_engine::{EngineConfig, Location};
 use liberator_fixtures::export_local::{LocalExportConfig, export_database};
 use liberator_restore::config::{MysqlConfig, Password};
-use liberator_restore::task::{TaskConfig, run as restore};
+use liberator_restore::task::{Run, TaskConfig};
 use serde_json::{Value, json};
 
 use crate::checksum::{TableSum, add_parquet, mariadb_sums};
@@ -218,7 +218,11 @@ pub async fn run_with(
         rds_instance_id: instance.clone(),
         ..TaskConfig::default()
     };
-    let restored = restore(&cfg, &s3, &rds).await.context("restore task")?;
+    let restored = Run::new(&cfg)
+        .started_at(crate::restore_day::fresh_start_second().await)
+        .execute(&s3, &rds)
+        .await
+        .context("restore task")?;
     let snapshot = restored.snapshot_id.clone();
     let arn = format!("arn:aws:rds:us-east-1:123456789012:snapshot:{snapshot}");
     let mut databases: BTreeSet<String> = restored

@@ -13,6 +13,26 @@ use crate::aws::{create_instance, rds_client};
 use crate::mariadb::{MariaDb, mariadb};
 use crate::{create_bucket, moto, s3_client, unique_bucket};
 
+/// A start time for a restore run in a second no other run of this process started in.
+///
+/// A snapshot id is the task's start to the second and unique in the account (one moto
+/// for the whole suite): two runs started in the same second, as a quick test followed by
+/// another can be, would collide with `DBSnapshotAlreadyExists`. Waits for the next
+/// second when needed.
+pub async fn fresh_start_second() -> chrono::DateTime<chrono::Utc> {
+    static LAST: tokio::sync::Mutex<i64> = tokio::sync::Mutex::const_new(i64::MIN);
+    let mut last = LAST.lock().await;
+    loop {
+        let now = chrono::Utc::now();
+        if now.timestamp() > *last {
+            *last = now.timestamp();
+            return now;
+        }
+        let into = u64::from(now.timestamp_subsec_millis());
+        tokio::time::sleep(std::time::Duration::from_millis(1001 - into.min(1000))).await;
+    }
+}
+
 /// Today's dump key, as the dump producer names it (`YYMMDD`).
 pub fn todays_dump_key() -> String {
     format!(
