@@ -123,7 +123,11 @@ impl GlueStart {
 
     /// Claims the marker, starts the workflow, records the run id. Only the invocation
     /// holding the claim starts a run, and only while its lease covers the start.
-    pub async fn start_once(&self, export_id: &ExportId, report: &Report) -> Result<Outcome, Error> {
+    pub async fn start_once(
+        &self,
+        export_id: &ExportId,
+        report: &Report,
+    ) -> Result<Outcome, Error> {
         let id = export_id.as_str();
         let (workflow, import_date) = self.workflow_for(export_id)?;
         let mut claim = Marker::claim(id, &workflow, import_date.clone(), Utc::now(), self.lease);
