@@ -389,3 +389,43 @@ async fn a_dry_run_writes_nothing() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_manifest_is_streamed_in_parts() {
+    use liberator_cli::commands::batch::manifest::ManifestWriter;
+    let f = Fixture::new().await;
+    let mut w = ManifestWriter::new(f.control.clone(), &f.manifest_bucket, "m/manifest.csv")
+        .with_part_size(5 * 1024 * 1024);
+    let mut expected = String::new();
+    for i in 0..70_000 {
+        let key = format!(
+            "sql-to-parquet-24-06-04-101500/liberator/liberator.pcn/{}/part-{i:05} a+b.gz.parquet",
+            i % 7
+        );
+        let line = liberator_engine::batch::manifest_line("exports", &key);
+        expected.push_str(&line);
+        w.write_line(&line).await.unwrap();
+    }
+    let m = w.finish().await.unwrap().expect("a manifest");
+    assert_eq!(m.objects, 70_000);
+    assert!(expected.len() > 5 * 1024 * 1024, "more than one part");
+    let body = liberator_tests::get_bytes(&f.control, &f.manifest_bucket, "m/manifest.csv").await;
+    assert_eq!(body.len(), expected.len());
+    assert!(
+        body == expected.as_bytes(),
+        "the manifest is the lines written, in order"
+    );
+    assert!(
+        m.etag.ends_with("-2"),
+        "a multipart ETag of two parts: {}",
+        m.etag
+    );
+    let open = f
+        .control
+        .list_multipart_uploads()
+        .bucket(&f.manifest_bucket)
+        .send()
+        .await
+        .expect("ListMultipartUploads");
+    assert!(open.uploads().is_empty(), "no upload left open");
+}
