@@ -81,3 +81,23 @@ output "cloudtrail_bucket" {
   description = "Bucket holding the parking-prefix CloudTrail data-event logs."
   value       = aws_s3_bucket.trail.id
 }
+
+output "batch_operations_role_arn" {
+  description = "Role of S3 Batch Operations backfill jobs (engine backfill --via batch-operations --role-arn, or BATCH_OPERATIONS_ROLE_ARN)."
+  value       = aws_iam_role.batch_operations.arn
+}
+
+output "batch_operations_location" {
+  description = "Where backfill manifests, job records and completion reports go (--manifest-location)."
+  value       = local.batch_location
+}
+
+output "batch_operations_operator_policy_arn" {
+  description = "Attach to whoever runs batch backfills: create and describe jobs, pass the job role, write manifests and read reports."
+  value       = aws_iam_policy.batch_operations_operator.arn
+}
+
+output "copier_function_arn" {
+  description = "The export-copier Lambda (engine backfill --via batch-operations --function-arn, or COPIER_FUNCTION_ARN)."
+  value       = aws_lambda_function.copier.arn
+}

@@ -594,3 +594,32 @@ variable "trail_log_retention_days" {
     error_message = "trail_log_retention_days must be at least 30."
   }
 }
+
+# --- S3 Batch Operations backfills (engine backfill --via batch-operations) -----
+variable "batch_operations_bucket_name" {
+  description = "Bucket for Batch Operations manifests, job records and completion reports (the CLI's --manifest-location and --report-location). Empty: the parking bucket."
+  type        = string
+  default     = ""
+}
+
+variable "batch_operations_prefix" {
+  description = "Prefix in that bucket for manifests, job records and completion reports."
+  type        = string
+  default     = "liberator-batch/"
+
+  validation {
+    condition     = can(regex("^[^/].*/$", var.batch_operations_prefix))
+    error_message = "batch_operations_prefix must not start with / and must end with /."
+  }
+}
+
+variable "batch_operations_kms_key_arn" {
+  description = "KMS key of that bucket's default encryption, which the job's role needs to read a manifest written under it. Empty: parking_kms_key_arn when the bucket is the parking bucket, else none (SSE-S3)."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.batch_operations_kms_key_arn == "" || can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/", var.batch_operations_kms_key_arn))
+    error_message = "batch_operations_kms_key_arn must be empty or a KMS key ARN."
+  }
+}

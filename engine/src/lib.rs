@@ -34,6 +34,7 @@
 //! ```
 
 pub mod backfill;
+pub mod batch;
 pub mod completeness;
 pub mod copy;
 pub mod error;

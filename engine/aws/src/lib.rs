@@ -36,6 +36,7 @@ pub struct Endpoints {
     pub glue: Option<String>,
     pub lambda: Option<String>,
     pub secretsmanager: Option<String>,
+    pub s3control: Option<String>,
 }
 
 /// How to reach AWS.
@@ -163,7 +164,8 @@ impl ClientFactory {
             feature = "rds",
             feature = "glue",
             feature = "lambda",
-            feature = "secretsmanager"
+            feature = "secretsmanager",
+            feature = "s3control"
         )),
         allow(dead_code)
     )]
@@ -224,6 +226,10 @@ impl ClientFactory {
     client!(
         /// Secrets Manager (the restore task's database password).
         "secretsmanager", secretsmanager, aws_sdk_secretsmanager, secretsmanager
+    );
+    client!(
+        /// S3 Control (S3 Batch Operations jobs: `engine backfill --via batch-operations`).
+        "s3control", s3control, aws_sdk_s3control, s3control
     );
 }
 

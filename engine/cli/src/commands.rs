@@ -1,6 +1,7 @@
 //! One module per command; each holds its arguments and a `run`.
 
 pub mod backfill;
+pub mod batch;
 pub mod copy;
 pub mod demo;
 pub mod export_local;

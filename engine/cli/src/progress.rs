@@ -105,3 +105,69 @@ impl ExportProgress for CliProgress {
         }
     }
 }
+
+/// An S3 Batch Operations job's progress: a bar of tasks (succeeded and failed against the
+/// total, with the rate) on a terminal, a log line per change otherwise.
+pub struct JobProgress {
+    bar: Option<ProgressBar>,
+    last: std::sync::Mutex<(String, u64, u64)>,
+}
+
+impl JobProgress {
+    pub fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let bar = ProgressBar::new(0);
+            bar.set_style(style(
+                "tasks {pos}/{len} {wide_bar} {per_sec} eta {eta} {msg}",
+            ));
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        JobProgress {
+            bar,
+            last: std::sync::Mutex::new((String::new(), u64::MAX, u64::MAX)),
+        }
+    }
+
+    /// The job's state as DescribeJob gave it: `done` = succeeded + failed of `total`.
+    pub fn update(
+        &self,
+        job_id: &str,
+        status: &str,
+        succeeded: u64,
+        failed: u64,
+        total: Option<u64>,
+    ) {
+        match &self.bar {
+            Some(bar) => {
+                if let Some(t) = total {
+                    bar.set_length(t);
+                }
+                bar.set_position(succeeded + failed);
+                bar.set_message(format!("{status}, {failed} failed"));
+            }
+            None => {
+                let mut last = self.last.lock().expect("not poisoned");
+                if *last != (status.to_string(), succeeded, failed) {
+                    *last = (status.to_string(), succeeded, failed);
+                    let total = total.map_or_else(|| "?".to_string(), |t| t.to_string());
+                    errln!(
+                        "job {job_id}: {status}, {succeeded} succeeded, {failed} failed of {total} task(s)"
+                    );
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish();
+        }
+    }
+}
+
+impl Default for JobProgress {
+    fn default() -> Self {
+        Self::new()
+    }
+}

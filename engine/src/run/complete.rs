@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use super::{EngineConfig, prune};
 use crate::completeness::{
     self, Completeness, CompletenessError, ExportOutcome, ExportTables, LandedTable, Manifest,
     metadata,
@@ -14,7 +15,8 @@ use crate::completeness::{
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::location::Location;
-use crate::report::Report;
+use crate::metrics as names;
+use crate::report::{Failure, Report};
 use crate::store::{ObjectStore, Store};
 
 fn metadata_error(e: CompletenessError) -> Error {
@@ -106,6 +108,71 @@ pub(super) async fn check(
         &outcome,
         &landed,
     ))
+}
+
+/// The end of a landing, whoever copied the objects (this run, or S3 Batch Operations tasks
+/// whose rows the caller put in `report.tables`): the completeness check, when
+/// verification is on and the run is whole, then, for a clean landing, the removal of
+/// other exports' files in its date partitions. Every problem goes into the report.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn conclude(
+    store: &Store,
+    cfg: &EngineConfig,
+    src_bucket: &str,
+    dst_bucket: &str,
+    layout: &Layout,
+    export_id: &str,
+    task: Option<&ExportOutcome>,
+    report: &mut Report,
+) {
+    if report.complete && cfg.verify && report.listed > 0 {
+        let checked = check(
+            store,
+            src_bucket,
+            layout,
+            export_id,
+            cfg.manifests.as_ref(),
+            task,
+            report,
+        )
+        .await;
+        match checked {
+            Ok(c) => {
+                for t in c.failing() {
+                    tracing::error!(table = %t.table, verdict = ?t.verdict, expected = ?t.expected_rows, landed = t.landed_rows, "table incomplete");
+                    report.failures.push(Failure {
+                        key: t.table.clone(),
+                        reason: t.to_string(),
+                    });
+                }
+                for p in &c.problems {
+                    report.failures.push(Failure {
+                        key: layout.export_root().to_string(),
+                        reason: p.clone(),
+                    });
+                }
+                metrics::gauge!(names::TABLES_INCOMPLETE).set(c.failing().count() as f64);
+                report.completeness = Some(c);
+            }
+            Err(e) => report.failures.push(Failure {
+                key: layout.export_root().to_string(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+    let clean = report.passed() || report.dry_run && report.failures.is_empty();
+    if clean && !cfg.keep_other_files {
+        let tables = report.tables.keys().cloned().collect();
+        match prune::prune(store, src_bucket, dst_bucket, layout, &tables, cfg.dry_run).await {
+            Ok(stale) => report.removed = stale.keys,
+            Err(e) => report.failures.push(Failure {
+                key: layout.export_root().to_string(),
+                reason: format!(
+                    "removing the files of other exports of this import date failed: {e}"
+                ),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]

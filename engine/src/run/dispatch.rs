@@ -25,7 +25,6 @@ use tracing::Instrument;
 use super::complete;
 use super::drift;
 use super::object::process;
-use super::prune;
 use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome, Shutdown};
 use crate::copy::OpenUploads;
 use crate::error::{Error, Result};
@@ -247,64 +246,21 @@ pub(super) async fn run(
         });
     }
     if d.report.complete && cfg.verify && d.report.listed > 0 {
-        let checked = complete::check(
-            &store,
-            &src_bucket,
-            &d.layout,
-            req.export_id.as_str(),
-            cfg.manifests.as_ref(),
-            req.task.as_ref(),
-            &d.report,
-        )
-        .await;
-        match checked {
-            Ok(c) => {
-                for t in c.failing() {
-                    tracing::error!(table = %t.table, verdict = ?t.verdict, expected = ?t.expected_rows, landed = t.landed_rows, "table incomplete");
-                    d.report.failures.push(Failure {
-                        key: t.table.clone(),
-                        reason: t.to_string(),
-                    });
-                }
-                for p in &c.problems {
-                    d.report.failures.push(Failure {
-                        key: d.layout.export_root().to_string(),
-                        reason: p.clone(),
-                    });
-                }
-                metrics::gauge!(names::TABLES_INCOMPLETE).set(c.failing().count() as f64);
-                d.report.completeness = Some(c);
-            }
-            Err(e) => d.report.failures.push(Failure {
-                key: d.layout.export_root().to_string(),
-                reason: e.to_string(),
-            }),
-        }
+        // Before the completeness check's end (which removes other exports' files only
+        // after a clean run): a blocked schema change keeps the date as it was.
         drift::compare(&store, &d.dst_bucket, &d.layout, cfg, date, &mut d.report).await;
     }
-    let clean = d.report.passed() || d.report.dry_run && d.report.failures.is_empty();
-    if clean && !cfg.keep_other_files {
-        let tables = d.report.tables.keys().cloned().collect();
-        let dst_bucket = d.dst_bucket.clone();
-        match prune::prune(
-            &store,
-            &src_bucket,
-            &dst_bucket,
-            &d.layout,
-            &tables,
-            cfg.dry_run,
-        )
-        .await
-        {
-            Ok(stale) => d.report.removed = stale.keys,
-            Err(e) => d.report.failures.push(Failure {
-                key: d.layout.export_root().to_string(),
-                reason: format!(
-                    "removing the files of other exports of this import date failed: {e}"
-                ),
-            }),
-        }
-    }
+    complete::conclude(
+        &store,
+        cfg,
+        &src_bucket,
+        &d.dst_bucket,
+        &d.layout,
+        req.export_id.as_str(),
+        req.task.as_ref(),
+        &mut d.report,
+    )
+    .await;
     let s = &stats;
     d.report.retries = JobStats::get(&s.retries);
     d.report.throttles = JobStats::get(&s.throttles);
@@ -388,7 +344,7 @@ impl Dispatcher {
         self.abort_strays(&items).await;
         // A table with nothing at its target yet needs no per-object HEAD: the usual first run.
         let cfg = &self.engine.config;
-        let fresh = if cfg.force || cfg.dry_run {
+        let fresh = if cfg.force {
             true
         } else {
             let prefix = self.layout.table_target_prefix(&table);

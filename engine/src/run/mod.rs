@@ -251,6 +251,33 @@ impl Engine {
             .await
     }
 
+    /// The end of a landing whose objects were copied outside this engine's runs (S3
+    /// Batch Operations tasks): `report` holds what landed (`tables` with the rows the
+    /// tasks read from the footers, `listed`, `complete`, failures); the completeness
+    /// check and, for a clean landing, the removal of other exports' files of the date
+    /// (unless `keep_other_files`) run exactly as at the end of [`Engine::land_export`],
+    /// and write into `report`.
+    pub async fn conclude_export(&self, request: &ExportRequest, report: &mut Report) {
+        let date = request.import_date.unwrap_or(request.export_id.date());
+        let layout = crate::layout::Layout::new(
+            request.source.prefix(),
+            request.export_id.as_str(),
+            request.target.prefix(),
+            date,
+        );
+        complete::conclude(
+            &self.store,
+            &self.config,
+            &request.source.bucket(),
+            &request.target.bucket(),
+            &layout,
+            request.export_id.as_str(),
+            request.task.as_ref(),
+            report,
+        )
+        .await;
+    }
+
     /// Lands one object, outside any export run (S3 Batch Operations tasks, tools): HEAD the
     /// source, check its footer (when verification is on), skip it when already at the
     /// target, else copy it (multipart above the threshold) and check the copy. Returns what

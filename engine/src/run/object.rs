@@ -87,16 +87,8 @@ pub(super) async fn land(
         .await?;
         footer = Some(info);
     }
-    if cfg.dry_run {
-        let p = plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
-            Error::Unsupported {
-                bucket: task.src_bucket.clone(),
-                key: task.src.key.clone(),
-                reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
-            }
-        })?;
-        return Ok((ObjectOutcome::Planned(p), footer));
-    }
+    // A dry run checks the target too, so its plan is what a real run would copy (the
+    // manifest of a Batch Operations backfill is such a plan).
     if !cfg.force && !fresh {
         match store.head(&task.dst_bucket, &task.dst_key).await? {
             Some(existing) if is_same(&task.src, &existing) => {
@@ -109,6 +101,16 @@ pub(super) async fn land(
             ),
             None => {}
         }
+    }
+    if cfg.dry_run {
+        let p = plan(task.src.size, cfg.multipart_threshold, cfg.part_size).ok_or_else(|| {
+            Error::Unsupported {
+                bucket: task.src_bucket.clone(),
+                key: task.src.key.clone(),
+                reason: format!("{} bytes is over S3's 5 TiB object limit", task.src.size),
+            }
+        })?;
+        return Ok((ObjectOutcome::Planned(p), footer));
     }
     let settings = CopySettings {
         threshold: cfg.multipart_threshold,

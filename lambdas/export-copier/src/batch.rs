@@ -1,12 +1,27 @@
 //! S3 Batch Operations: each task names one key of an export folder; the copier lands that
 //! one file (footer check, skip when already landed, server-side copy) and answers per
-//! task, so a very large backfill can fan out over a manifest of keys.
+//! task, so a very large backfill can fan out over a manifest of keys
+//! (`engine backfill --via batch-operations` writes the manifest and creates the job).
 //!
-//! No Glue workflow is started from here: a batch job covers any number of exports, and
-//! its completion report is what tells the operator to start the imports.
+//! The invocation and the answer are those of "Invoke AWS Lambda function"
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/userguide/batch-ops-invoke-lambda.html>):
+//! schema `1.0` names the bucket by ARN (`s3BucketArn`), schema `2.0` by name (`s3Bucket`)
+//! and adds `job.userArguments` and `s3Etag` (neither is needed here); keys arrive
+//! URL-encoded as the CSV manifest wrote them and are decoded as AWS's example function does
+//! (`unquote_plus`, [`liberator_engine::batch::decode_key`]). The answer echoes
+//! `invocationSchemaVersion` and `invocationId`, sets `treatMissingKeysAs`, and gives each
+//! task's `taskId`, `resultCode` (`Succeeded`, `TemporaryFailure` to be retried,
+//! `PermanentFailure`) and `resultString`. A Parquet file's `resultString` carries its
+//! footer's row count and where it landed ([`TaskResult`]), which S3 puts in the job's
+//! completion report, so the CLI checks the export's completeness from the report.
+//!
+//! No Glue workflow is started from here: a batch job covers any number of exports; the
+//! CLI that created the job starts each export's workflow once every task succeeded,
+//! through the same exactly-once marker as the copier's export events.
 
 use aws_lambda_events::event::s3::batch_job::{S3BatchJobResponse, S3BatchJobResult};
 use liberator_engine::ExportId;
+use liberator_engine::batch::{TaskResult, decode_key};
 use liberator_engine::layout::{Layout, Mapped, normalize_prefix};
 use serde::Deserialize;
 use serde_json::Value;
@@ -20,7 +35,7 @@ pub const TEMPORARY_FAILURE: &str = "TemporaryFailure";
 /// The task failed for good.
 pub const PERMANENT_FAILURE: &str = "PermanentFailure";
 
-/// The invocation (schema 1.0 names the bucket by ARN, 2.0 by name).
+/// The invocation (schema 1.0 names the bucket by ARN, 2.0 by name; `job` is not needed).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct BatchEvent {
@@ -39,7 +54,7 @@ struct BatchTask {
 }
 
 /// One task's answer: code and message.
-type TaskResult = (&'static str, String);
+type TaskAnswer = (&'static str, String);
 
 /// Answers every task of the invocation; a malformed invocation fails as a whole.
 pub async fn handle(copier: &Copier, payload: &Value) -> Result<S3BatchJobResponse, Error> {
@@ -77,12 +92,16 @@ pub async fn handle(copier: &Copier, payload: &Value) -> Result<S3BatchJobRespon
 
 /// Lands one key.
 #[tracing::instrument(skip_all, fields(export_id))]
-async fn copy_task(copier: &Copier, task: &BatchTask) -> TaskResult {
+async fn copy_task(copier: &Copier, task: &BatchTask) -> TaskAnswer {
     let permanent = |m: String| (PERMANENT_FAILURE, m);
     let cfg = copier.config();
-    let Some(key) = task.s3_key.as_deref() else {
+    let Some(encoded) = task.s3_key.as_deref() else {
         return permanent("task has no s3Key".into());
     };
+    let Some(decoded) = decode_key(encoded) else {
+        return permanent(format!("s3Key {encoded:?} is not URL-encoded UTF-8"));
+    };
+    let key = decoded.as_str();
     let bucket = task.s3_bucket.clone().or_else(|| {
         task.s3_bucket_arn
             .as_deref()
@@ -139,17 +158,19 @@ async fn land(
     key: &str,
     target_bucket: &str,
     target_key: &str,
-) -> Result<String, TaskResult> {
+) -> Result<String, TaskAnswer> {
     use liberator_engine::ObjectOutcome;
     match copier
         .engine()
         .land_object(bucket, key, target_bucket, target_key)
         .await
     {
-        Ok((ObjectOutcome::Skipped, _)) => Ok(format!(
-            "already landed at s3://{target_bucket}/{target_key}"
-        )),
-        Ok((outcome, _)) => Ok(format!("{outcome:?} to s3://{target_bucket}/{target_key}")),
+        Ok((outcome, rows)) => Ok(TaskResult {
+            rows,
+            copied: !matches!(outcome, ObjectOutcome::Skipped),
+            target: format!("s3://{target_bucket}/{target_key}"),
+        }
+        .to_result_string()),
         Err(e) if e.is_transient() => Err((TEMPORARY_FAILURE, e.to_string())),
         // Retrying cannot fix these: a bad file, a missing source, an impossible size, a
         // refused request (403, 404, …).

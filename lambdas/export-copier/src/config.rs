@@ -14,12 +14,9 @@ pub const DEFAULT_CONCURRENCY: usize = 64;
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(90);
 /// Lambda's own limit on one invocation, and the default of [`Config::max_invocation`].
 pub const MAX_INVOCATION: Duration = Duration::from_secs(15 * 60);
-/// Default lease of a Glue start claim: longer than [`MAX_INVOCATION`], so the invocation
-/// holding an expired claim has ended, whatever happened to it.
-pub const DEFAULT_CLAIM_LEASE: Duration = Duration::from_secs(20 * 60);
-/// Default time a delivery waits for another invocation's claim to end in a run before it
-/// answers "in progress".
-pub const DEFAULT_CLAIM_WAIT: Duration = Duration::from_secs(20);
+/// Default lease of a Glue start claim (longer than [`MAX_INVOCATION`]) and wait on another
+/// invocation's claim: the shared protocol's.
+pub use liberator_glue::{DEFAULT_CLAIM_LEASE, DEFAULT_CLAIM_WAIT};
 
 /// Configuration, from the environment in production.
 #[derive(Debug, Clone)]

@@ -8,8 +8,8 @@
 //! For an export event it confirms the export with `DescribeExportTasks` and runs the copy
 //! engine ([`land`]); only when every object landed does it start `WORKFLOW_NAME` (or, for
 //! a `-backdated` export, set `import_date` on `BACKDATED_WORKFLOW_NAME` and start that)
-//! ([`glue`]). A conditional-write marker ([`marker`], stored through [`marker_store`])
-//! makes the start exactly-once across retries, lost replies, re-deliveries and
+//! ([`glue`]). A conditional-write marker ([`marker`], stored through [`marker_store`];
+//! the protocol is the `liberator-glue` crate, shared with the engine CLI) makes the start exactly-once across retries, lost replies, re-deliveries and
 //! invocations that die mid-way; before the Lambda deadline the run stops and hands the
 //! rest on to a new invocation ([`reinvoke`]).
 //! [`runtime::run`] is the Lambda runtime loop the binary calls.
@@ -36,11 +36,11 @@ pub mod events;
 pub mod glue;
 pub mod invocation;
 pub mod land;
-pub mod marker;
-pub mod marker_store;
 pub mod reinvoke;
 pub mod runtime;
-mod workflow;
+
+/// The exactly-once marker and its store live in `liberator-glue`, shared with the CLI.
+pub use liberator_glue::{marker, marker_store};
 
 use std::sync::Arc;
 
@@ -210,11 +210,14 @@ impl Copier {
             });
         }
         // A re-delivered event after the run started: answer without copying again.
-        if let Some(answer) = self.glue.already_claimed(&id).await? {
-            return Ok(answer);
+        if let Some(outcome) = self.glue.already_claimed(&id).await? {
+            return Ok(glue::answer(outcome, None));
         }
         match land::land(&self.engine, &self.config, &export_id, Some(task), inv).await? {
-            Landed::All(report) => self.glue.start_once(&export_id, &report).await,
+            Landed::All(report) => {
+                let outcome = self.glue.start_once(&export_id, &report).await?;
+                Ok(glue::answer(outcome, Some(&report)))
+            }
             Landed::Stopped(report) => {
                 tracing::warn!(
                     copied = report.copied,

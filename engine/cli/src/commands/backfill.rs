@@ -8,6 +8,7 @@ use liberator_engine::{AwsOptions, Engine, Report};
 use liberator_telemetry::errln;
 
 use crate::args::{CopyArgs, Locations};
+use crate::commands::batch::{self, BatchArgs};
 use crate::output::{location, write_json};
 use crate::progress::CliProgress;
 use crate::signals;
@@ -44,10 +45,26 @@ pub struct Backfill {
     pub only: Vec<String>,
     #[command(flatten)]
     pub copy: CopyArgs,
+    /// Where the copies run: `local` (this process) or `batch-operations` (an S3 Batch
+    /// Operations job invoking the deployed copier on every object; see --manifest-location).
+    #[arg(long, value_enum, default_value = "local")]
+    pub via: Via,
+    #[command(flatten)]
+    pub batch: Box<BatchArgs>,
+}
+
+/// `--via`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Local,
+    BatchOperations,
 }
 
 impl Backfill {
     pub async fn run(self, s3: &AwsOptions) -> Result<bool> {
+        if self.via == Via::BatchOperations {
+            return batch::run(&self, s3).await;
+        }
         let shutdown = signals::on_signals(self.copy.stop_grace())?;
         let filter = BackfillFilter {
             since: self.since.as_deref().map(parse_date).transpose()?,

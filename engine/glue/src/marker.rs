@@ -10,7 +10,7 @@
 //! marker is rewritten with its run id; if Glue refuses the start it is rewritten as
 //! released. Every rewrite and take-over is a conditional write on the ETag read
 //! (`If-Match`), so exactly one invocation wins each step. The protocol is in
-//! [`crate::glue`].
+//! [`crate::start`].
 //!
 //! Markers written before tokens and leases existed still read: `token` and `lease_until`
 //! are then absent, and the lease is counted from `claimed_at`.

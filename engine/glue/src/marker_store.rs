@@ -1,5 +1,5 @@
 //! Every read and write of the exactly-once markers, and nothing else: the claim protocol
-//! ([`crate::glue`]) sees markers and ETags, never an S3 request.
+//! ([`crate::start`]) sees markers and ETags, never an S3 request.
 //!
 //! It runs on the engine's storage seam (`ObjectStore::get` / `put(…, &PutCondition)` →
 //! `PutOutcome`) through the governed [`Store`]: every marker read and write is retried,
