@@ -7,14 +7,15 @@
 //! keys, sizes and ETags (moto's ETags, multipart ones included, are deterministic for the
 //! same parts; ListMultipartUploads: <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListMultipartUploads.html>).
 
+use std::collections::BTreeMap;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::DisplayErrorContext;
 use aws_sdk_s3::primitives::ByteStream;
 use liberator_engine::{EngineConfig, Location, Report};
 use liberator_fixtures::sample::{SampleSpec, write_sample_export};
+use liberator_tests::landing::{objects, open_uploads};
 use liberator_tests::{
     ACCESS_KEY, FaultConfig, FaultProxy, SECRET_KEY, create_bucket, engine, get_bytes, moto,
     s3_client, unique_bucket,
@@ -93,59 +94,13 @@ fn run_ok(endpoint: &str, args: &[&str]) {
     );
 }
 
-/// The open multipart uploads of the bucket, as `key upload-id`; a failing
-/// ListMultipartUploads fails the test, so a broken listing never passes for "nothing open".
-async fn open_uploads(client: &Client, bucket: &str) -> Vec<String> {
-    let mut keys = Vec::new();
-    let (mut key_marker, mut id_marker) = (None::<String>, None::<String>);
-    loop {
-        let page = client
-            .list_multipart_uploads()
-            .bucket(bucket)
-            .set_key_marker(key_marker.clone())
-            .set_upload_id_marker(id_marker.clone())
-            .send()
-            .await
-            .unwrap_or_else(|e| {
-                panic!("ListMultipartUploads {bucket}: {}", DisplayErrorContext(e))
-            });
-        keys.extend(page.uploads().iter().map(|u| {
-            format!(
-                "{} {}",
-                u.key().unwrap_or_default(),
-                u.upload_id().unwrap_or_default()
-            )
-        }));
-        if !page.is_truncated().unwrap_or(false) {
-            return keys;
-        }
-        key_marker = page.next_key_marker().map(String::from);
-        id_marker = page.next_upload_id_marker().map(String::from);
-    }
-}
-
-/// Every object under `prefix`: key (without the prefix), size and ETag, sorted.
-async fn landing(client: &Client, bucket: &str, prefix: &str) -> Vec<(String, i64, String)> {
-    let mut out = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .unwrap_or_else(|e| panic!("listing {bucket}/{prefix}: {}", DisplayErrorContext(e)));
-        for o in page.contents() {
-            out.push((
-                o.key().unwrap().strip_prefix(prefix).unwrap().to_string(),
-                o.size().unwrap_or(0),
-                o.e_tag().unwrap_or_default().to_string(),
-            ));
-        }
-    }
-    out.sort();
-    out
+/// Every object under `prefix`: key without the prefix → (size, ETag).
+async fn landing(client: &Client, bucket: &str, prefix: &str) -> BTreeMap<String, (u64, String)> {
+    objects(client, bucket, prefix)
+        .await
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect()
 }
 
 /// Parquet files landed under `prefix`.
@@ -316,7 +271,7 @@ async fn sigterm_stops_copy_aborts_its_uploads_and_a_rerun_lands_the_rest() {
     );
     assert_eq!(
         open_uploads(&f.client, &f.dst).await,
-        Vec::<String>::new(),
+        Vec::<(String, String)>::new(),
         "no multipart upload left open after SIGTERM"
     );
 
@@ -401,7 +356,7 @@ async fn a_second_sigint_cancels_a_backfill_at_once_and_nothing_is_left_open() {
     );
     assert_eq!(
         open_uploads(&f.client, &f.dst).await,
-        Vec::<String>::new(),
+        Vec::<(String, String)>::new(),
         "no multipart upload left open after two SIGINTs"
     );
 
@@ -550,7 +505,7 @@ async fn sigkill_at_seeded_points_then_rerun_equals_a_clean_run() {
     );
     assert_eq!(
         open_uploads(&f.client, &f.dst).await,
-        Vec::<String>::new(),
+        Vec::<(String, String)>::new(),
         "the re-run aborted the uploads the killed runs left open"
     );
 }
