@@ -472,13 +472,13 @@ variable "trigger_memory_mb" {
 }
 
 variable "trigger_timeout_seconds" {
-  description = "Timeout of the export-trigger Lambda."
+  description = "Timeout of the export-trigger Lambda. At least 60: each RDS call may take up to 20 s (the trigger's CALL_BUDGET) and a manual invocation makes several (snapshots, export tasks, the start)."
   type        = number
   default     = 120
 
   validation {
-    condition     = var.trigger_timeout_seconds >= 10 && var.trigger_timeout_seconds <= 900
-    error_message = "trigger_timeout_seconds must be between 10 and 900."
+    condition     = var.trigger_timeout_seconds >= 60 && var.trigger_timeout_seconds <= 900
+    error_message = "trigger_timeout_seconds must be between 60 and 900: each RDS call of the trigger may take up to 20 s."
   }
 }
 

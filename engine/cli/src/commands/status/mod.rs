@@ -35,8 +35,8 @@ pub use model::{DayStatus, EXIT_IN_PROGRESS, Verdict};
 use assess::{Raw, Rules, assess};
 use model::Dump;
 
-/// The copier's default marker folder (its `MARKER_PREFIX`).
-pub const DEFAULT_MARKER_PREFIX: &str = "_liberator/glue-runs/";
+/// The copier's default marker folder (its `MARKER_PREFIX`), from the shared Glue start.
+pub use liberator_glue::marker::DEFAULT_MARKER_PREFIX;
 /// The restore task's default manifest folder in the dump bucket.
 pub const DEFAULT_MANIFEST_PREFIX: &str = "liberator-manifests/";
 /// Where dumps are dropped in the dump bucket (restore/src/dump.rs).
