@@ -157,7 +157,8 @@ impl ClientFactory {
             .unwrap_or_else(|| Region::new(FALLBACK_REGION))
     }
 
-    /// The endpoint for one service: its own override, else the shared one, else the chain's.
+    /// The endpoint for one service: its own override, else the shared one, else the chain's
+    /// (`service_env`, e.g. `S3` for `AWS_ENDPOINT_URL_S3`).
     #[cfg_attr(
         not(any(
             feature = "s3",
@@ -169,24 +170,60 @@ impl ClientFactory {
         )),
         allow(dead_code)
     )]
-    fn endpoint(&self, service: &Option<String>) -> Option<String> {
+    fn endpoint(&self, service: &Option<String>, service_env: &str) -> Option<String> {
+        self.endpoint_with(service, service_env, |name| std::env::var(name).ok())
+    }
+
+    /// [`ClientFactory::endpoint`] with the environment read through `env`.
+    ///
+    /// The chain's order is the SDKs' own: the service's variable before the global
+    /// `AWS_ENDPOINT_URL`, none with `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`
+    /// (<https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html>). The
+    /// loaded config carries only the global one, and an endpoint set on a client builder
+    /// wins over everything, so the service's variable is read here: otherwise a global
+    /// endpoint would override it.
+    #[cfg_attr(
+        not(any(
+            feature = "s3",
+            feature = "rds",
+            feature = "glue",
+            feature = "lambda",
+            feature = "secretsmanager",
+            feature = "s3control"
+        )),
+        allow(dead_code)
+    )]
+    fn endpoint_with(
+        &self,
+        service: &Option<String>,
+        service_env: &str,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let ignore_configured = env("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         service
             .clone()
             .or_else(|| self.options.endpoint_url.clone())
+            .or_else(|| {
+                (!ignore_configured)
+                    .then(|| env(&format!("AWS_ENDPOINT_URL_{service_env}")))
+                    .flatten()
+                    .filter(|e| !e.is_empty())
+            })
             .or_else(|| self.sdk.endpoint_url().map(str::to_string))
     }
 }
 
 /// The common part of every service's config builder: region, timeouts, endpoint.
 macro_rules! client {
-    ($(#[$doc:meta])* $feature:literal, $name:ident, $krate:ident, $endpoint:ident) => {
+    ($(#[$doc:meta])* $feature:literal, $name:ident, $krate:ident, $endpoint:ident, $env:literal) => {
         $(#[$doc])*
         #[cfg(feature = $feature)]
         pub fn $name(&self) -> $krate::Client {
             let mut b = $krate::config::Builder::from(&self.sdk)
                 .region(self.region())
                 .timeout_config(self.options.timeouts());
-            if let Some(e) = self.endpoint(&self.options.endpoints.$endpoint) {
+            if let Some(e) = self.endpoint(&self.options.endpoints.$endpoint, $env) {
                 b = b.endpoint_url(e);
             }
             $krate::Client::from_conf(b.build())
@@ -205,7 +242,7 @@ impl ClientFactory {
         if !self.options.s3_sdk_retries {
             b = b.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
         }
-        if let Some(e) = self.endpoint(&self.options.endpoints.s3) {
+        if let Some(e) = self.endpoint(&self.options.endpoints.s3, "S3") {
             b = b.endpoint_url(e).force_path_style(true);
         }
         aws_sdk_s3::Client::from_conf(b.build())
@@ -213,23 +250,23 @@ impl ClientFactory {
 
     client!(
         /// RDS (snapshots, export tasks).
-        "rds", rds, aws_sdk_rds, rds
+        "rds", rds, aws_sdk_rds, rds, "RDS"
     );
     client!(
         /// Glue (workflow runs).
-        "glue", glue, aws_sdk_glue, glue
+        "glue", glue, aws_sdk_glue, glue, "GLUE"
     );
     client!(
         /// Lambda (the copier's re-invocation of itself).
-        "lambda", lambda, aws_sdk_lambda, lambda
+        "lambda", lambda, aws_sdk_lambda, lambda, "LAMBDA"
     );
     client!(
         /// Secrets Manager (the restore task's database password).
-        "secretsmanager", secretsmanager, aws_sdk_secretsmanager, secretsmanager
+        "secretsmanager", secretsmanager, aws_sdk_secretsmanager, secretsmanager, "SECRETS_MANAGER"
     );
     client!(
         /// S3 Control (S3 Batch Operations jobs: `engine backfill --via batch-operations`).
-        "s3control", s3control, aws_sdk_s3control, s3control
+        "s3control", s3control, aws_sdk_s3control, s3control, "S3_CONTROL"
     );
 }
 
@@ -254,14 +291,53 @@ mod tests {
         let mut opts = AwsOptions::default().with_endpoint("http://127.0.0.1:1");
         opts.endpoints.rds = Some("http://127.0.0.1:2".into());
         let f = ClientFactory::from_sdk_config(sdk, opts);
+        let no_env = |_: &str| None;
         assert_eq!(
-            f.endpoint(&f.options.endpoints.rds).as_deref(),
+            f.endpoint_with(&f.options.endpoints.rds, "RDS", no_env)
+                .as_deref(),
             Some("http://127.0.0.1:2")
         );
         assert_eq!(
-            f.endpoint(&f.options.endpoints.s3).as_deref(),
+            f.endpoint_with(&f.options.endpoints.s3, "S3", no_env)
+                .as_deref(),
             Some("http://127.0.0.1:1")
         );
         assert_eq!(f.region(), Region::new(FALLBACK_REGION));
+    }
+
+    /// AWS_ENDPOINT_URL_<SERVICE> before the global AWS_ENDPOINT_URL (which the loaded config
+    /// carries), as the SDKs resolve them; options before both; none when ignored.
+    #[test]
+    fn a_service_variable_wins_over_the_global_one() {
+        let sdk = SdkConfig::builder()
+            .endpoint_url("http://127.0.0.1:1")
+            .build();
+        let f = ClientFactory::from_sdk_config(sdk.clone(), AwsOptions::default());
+        let env = |name: &str| (name == "AWS_ENDPOINT_URL_S3").then(|| "http://127.0.0.1:3".into());
+        assert_eq!(
+            f.endpoint_with(&None, "S3", env).as_deref(),
+            Some("http://127.0.0.1:3")
+        );
+        assert_eq!(
+            f.endpoint_with(&None, "GLUE", env).as_deref(),
+            Some("http://127.0.0.1:1")
+        );
+        let ignored = |name: &str| match name {
+            "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS" => Some("true".into()),
+            _ => env(name),
+        };
+        assert_eq!(
+            f.endpoint_with(&None, "S3", ignored).as_deref(),
+            Some("http://127.0.0.1:1"),
+            "the loaded config already applied the flag to the global one"
+        );
+        let pinned = ClientFactory::from_sdk_config(
+            sdk,
+            AwsOptions::default().with_endpoint("http://127.0.0.1:4"),
+        );
+        assert_eq!(
+            pinned.endpoint_with(&None, "S3", env).as_deref(),
+            Some("http://127.0.0.1:4")
+        );
     }
 }
