@@ -127,14 +127,56 @@ impl FaultCounts {
     }
 }
 
+/// Picks the rule that fires for each call, for every fault injector (this wrapper and the
+/// test harness's HTTP proxy): every rule that covers the call counts it (so Nth means the
+/// same whatever else fired), the first that fires wins. Rates draw from one seeded
+/// generator, so a run's faults replay with its seed (up to the order of concurrent calls).
+#[derive(Debug)]
+pub struct Firing {
+    rng: Mutex<StdRng>,
+    /// Matching calls seen per rule.
+    seen: Mutex<HashMap<usize, u64>>,
+}
+
+impl Firing {
+    /// Draws from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Firing {
+            rng: Mutex::new(StdRng::seed_from_u64(seed)),
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// For one call: each rule as (whether it covers the call, when it fires), in order; the
+    /// index of the first that fires.
+    pub fn first(&self, rules: impl IntoIterator<Item = (bool, When)>) -> Option<usize> {
+        let mut seen = self.seen.lock().unwrap();
+        let mut fired = None;
+        for (i, (covers, when)) in rules.into_iter().enumerate() {
+            if !covers {
+                continue;
+            }
+            let n = seen.entry(i).or_default();
+            *n += 1;
+            let fire = match when {
+                When::Rate(p) => self.rng.lock().unwrap().random_bool(p.clamp(0.0, 1.0)),
+                When::Nth(k) => *n == k,
+                When::FirstN(k) => *n <= k,
+            };
+            if fire && fired.is_none() {
+                fired = Some(i);
+            }
+        }
+        fired
+    }
+}
+
 /// The wrapper.
 #[derive(Debug)]
 pub struct Faulty {
     inner: Arc<dyn ObjectStore>,
     rules: Vec<FaultRule>,
-    rng: Mutex<StdRng>,
-    /// Matching calls seen per rule.
-    seen: Mutex<HashMap<usize, u64>>,
+    firing: Firing,
     counts: Arc<FaultCounts>,
 }
 
@@ -144,8 +186,7 @@ impl Faulty {
         Faulty {
             inner,
             rules,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            seen: Mutex::new(HashMap::new()),
+            firing: Firing::new(seed),
             counts: Arc::new(FaultCounts::default()),
         }
     }
@@ -157,24 +198,10 @@ impl Faulty {
 
     /// The first rule that fires for this call of `op`.
     fn decide(&self, op: Op) -> Option<FaultRule> {
-        let mut seen = self.seen.lock().unwrap();
-        let mut fired = None;
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !rule.ops.is_empty() && !rule.ops.contains(&op) {
-                continue;
-            }
-            let n = seen.entry(i).or_default();
-            *n += 1;
-            let fire = match rule.when {
-                When::Rate(p) => self.rng.lock().unwrap().random_bool(p.clamp(0.0, 1.0)),
-                When::Nth(k) => *n == k,
-                When::FirstN(k) => *n <= k,
-            };
-            if fire && fired.is_none() {
-                fired = Some(rule.clone());
-            }
-        }
-        fired
+        let covers = |r: &FaultRule| r.ops.is_empty() || r.ops.contains(&op);
+        self.firing
+            .first(self.rules.iter().map(|r| (covers(r), r.when)))
+            .map(|i| self.rules[i].clone())
     }
 
     async fn run<T, F>(&self, op: Op, bucket: &str, key: &str, call: F) -> Result<T>

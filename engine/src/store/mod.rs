@@ -26,7 +26,7 @@ pub use api::{
     CopyObject, CopyPart, GetOutput, ListPage, ListRequest, ObjectHead, ObjectInfo, ObjectStore,
     PutCondition, PutOutcome, Upload, WriteOptions,
 };
-pub use faults::{FaultCounts, FaultRule, Faulty, Op, Side, When};
+pub use faults::{FaultCounts, FaultRule, Faulty, Firing, Op, Side, When};
 pub use governed::Governed;
 pub use local::LocalStore;
 pub use memory::MemoryStore;

@@ -4,13 +4,9 @@
 //! server"): **before** it (the server never sees the request) and **after** it acted (the
 //! work is done, the client learns nothing or only part of the answer).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
-
+use liberator_engine::store::Firing;
 pub use liberator_engine::store::{Op, When};
 
 /// What the proxy does to a request a rule picked.
@@ -136,46 +132,29 @@ pub fn describe_all(rules: &[Rule]) -> String {
         .join("; ")
 }
 
-/// Picks the rule that fires for each call: every matching rule counts the call (so Nth
-/// means the same whatever else fired), the first that fires wins. Rates draw from one
-/// seeded generator, so a run's faults can be replayed with its seed (up to the order in
-/// which concurrent requests arrive).
+/// Picks the rule that fires for each call, as the engine's fault wrapper does
+/// ([`Firing`]: every matching rule counts the call, the first that fires wins, rates from
+/// one seeded generator).
 #[derive(Debug)]
 pub(super) struct Decider {
     rules: Vec<Rule>,
-    rng: Mutex<StdRng>,
-    seen: Mutex<HashMap<usize, u64>>,
+    firing: Firing,
 }
 
 impl Decider {
     pub fn new(rules: Vec<Rule>, seed: u64) -> Self {
         Decider {
             rules,
-            rng: Mutex::new(StdRng::seed_from_u64(seed)),
-            seen: Mutex::new(HashMap::new()),
+            firing: Firing::new(seed),
         }
     }
 
     /// The kind of fault for this call of `op`, if a rule fires.
     pub fn decide(&self, op: Op) -> Option<Kind> {
-        let mut seen = self.seen.lock().unwrap();
-        let mut fired = None;
-        for (i, rule) in self.rules.iter().enumerate() {
-            if !rule.ops.is_empty() && !rule.ops.contains(&op) {
-                continue;
-            }
-            let n = seen.entry(i).or_default();
-            *n += 1;
-            let fire = match rule.when {
-                When::Rate(p) => self.rng.lock().unwrap().random_bool(p.clamp(0.0, 1.0)),
-                When::Nth(k) => *n == k,
-                When::FirstN(k) => *n <= k,
-            };
-            if fire && fired.is_none() {
-                fired = Some(rule.kind);
-            }
-        }
-        fired
+        let covers = |r: &Rule| r.ops.is_empty() || r.ops.contains(&op);
+        self.firing
+            .first(self.rules.iter().map(|r| (covers(r), r.when)))
+            .map(|i| self.rules[i].kind)
     }
 }
 
