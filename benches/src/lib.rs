@@ -129,6 +129,8 @@ pub struct Config {
     pub engine_bin: Option<PathBuf>,
     pub harness_bin: PathBuf,
     pub engine_concurrency: usize,
+    /// See [`Invocation::connections`].
+    pub connections: Option<usize>,
     /// See [`Invocation::footer_read_size`].
     pub footer_read_size: Option<u64>,
     pub work_dir: PathBuf,
@@ -328,6 +330,7 @@ async fn run_one(
         engine_bin: config.engine_bin.clone(),
         harness_bin: config.harness_bin.clone(),
         engine_concurrency: config.engine_concurrency,
+        connections: config.connections,
         footer_read_size: config.footer_read_size,
         multipart: level.multipart,
         work_dir: config.work_dir.clone(),

@@ -119,6 +119,11 @@ pub struct Invocation {
     pub harness_bin: PathBuf,
     /// Engine `--concurrency`.
     pub engine_concurrency: usize,
+    /// One cap on requests in flight for every tool (engine `--concurrency`, s5cmd
+    /// `--numworkers`, rclone `--transfers`/`--checkers`, the aws CLI's
+    /// `max_concurrent_requests`), to compare them at equal connections; `None` leaves each
+    /// tool's default (the engine's: `engine_concurrency`).
+    pub connections: Option<usize>,
     /// Bytes of each file's tail the engine reads for the footer check (library engine
     /// only: the CLI has no such option). `None`: the engine's default.
     pub footer_read_size: Option<u64>,
@@ -157,7 +162,10 @@ impl Invocation {
                         "--target",
                         &format!("s3://{}/{}", self.dst_bucket, self.dst_prefix),
                     ])
-                    .args(["--concurrency", &self.engine_concurrency.to_string()])
+                    .args([
+                        "--concurrency",
+                        &self.connections.unwrap_or(self.engine_concurrency).to_string(),
+                    ])
                     .arg("--report")
                     .arg(self.report_path());
                 if let Some((threshold, part)) = self.multipart {
@@ -177,7 +185,11 @@ impl Invocation {
                     bail!("s5cmd not found")
                 };
                 let mut cmd = Command::new(bin);
-                cmd.args(["--endpoint-url", &self.endpoint, "cp"]);
+                cmd.args(["--endpoint-url", &self.endpoint]);
+                if let Some(n) = self.connections {
+                    cmd.args(["--numworkers", &n.to_string()]);
+                }
+                cmd.arg("cp");
                 if let Some((_, part)) = self.multipart {
                     // s5cmd's part size is in MiB; its copies use CopyObject regardless.
                     cmd.args(["--part-size", &(part / (1024 * 1024)).max(5).to_string()]);
@@ -204,7 +216,11 @@ impl Invocation {
                     .env("RCLONE_CONFIG_BENCH_FORCE_PATH_STYLE", "true")
                     .arg("--config")
                     .arg(&conf)
-                    .args(["copy", "--transfers", "64", "--s3-no-check-bucket"]);
+                    .args(["copy", "--s3-no-check-bucket"]);
+                match self.connections {
+                    Some(n) => cmd.args(["--transfers", &n.to_string(), "--checkers", &n.to_string()]),
+                    None => cmd.args(["--transfers", "64"]),
+                };
                 if let Some((_, part)) = self.multipart {
                     // rclone copies server-side in parts of --s3-copy-cutoff above it.
                     cmd.args(["--s3-copy-cutoff", &part.to_string()]);
@@ -219,10 +235,17 @@ impl Invocation {
                 };
                 let conf = self.work_dir.join("aws.config");
                 let mut text = format!("[default]\nregion = {}\n", region());
+                let mut s3 = String::new();
                 if let Some((threshold, part)) = self.multipart {
-                    text.push_str(&format!(
-                        "s3 =\n  multipart_threshold = {threshold}\n  multipart_chunksize = {part}\n"
+                    s3.push_str(&format!(
+                        "  multipart_threshold = {threshold}\n  multipart_chunksize = {part}\n"
                     ));
+                }
+                if let Some(n) = self.connections {
+                    s3.push_str(&format!("  max_concurrent_requests = {n}\n"));
+                }
+                if !s3.is_empty() {
+                    text.push_str(&format!("s3 =\n{s3}"));
                 }
                 std::fs::write(&conf, text)?;
                 let mut cmd = Command::new(bin);

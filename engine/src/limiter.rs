@@ -1,11 +1,16 @@
 //! One adaptive limiter for every request the engine makes.
 //!
-//! Permits are owned ([`Permit`]) and held for a whole piece of work (one object's footer
-//! read and copy, or one part copy). The limit follows AIMD: each throttling response halves
-//! it (at most once per [`LimiterConfig::decrease_interval`], so a burst of 503s from one wave
-//! of requests counts once), and every `limit` successes add one permit back, up to the
-//! configured maximum. Shrinking never revokes permits in flight: returned permits are
-//! retired until the debt is paid.
+//! Permits are owned ([`Permit`]) and held for one request attempt (the store wrapper takes
+//! one per attempt), so one object's footer read and another's copy take turns on the same
+//! connections rather than one object holding a permit through both.
+//!
+//! The limit starts at [`LimiterConfig::initial`] and probes upwards while nothing is
+//! throttled: every success adds a permit (slow start, doubling the limit each round of
+//! requests) up to [`LimiterConfig::max`]. The first throttling response ends the probe;
+//! from then on the limit follows AIMD: each throttling response halves it (at most once per
+//! [`LimiterConfig::decrease_interval`], so a burst of 503s from one wave of requests counts
+//! once), and every `limit` successes add one permit back, up to the maximum. Shrinking never
+//! revokes permits in flight: returned permits are retired until the debt is paid.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -18,8 +23,15 @@ use crate::metrics as names;
 /// Limiter settings.
 #[derive(Debug, Clone)]
 pub struct LimiterConfig {
-    /// Most requests in flight. Default 256: S3 sustains 3,500 copies/s per prefix and
-    /// copies take tens of milliseconds, so a few hundred keep one client busy.
+    /// Requests in flight at the start. Default 256: S3 sustains 3,500 copies/s per prefix
+    /// and copies take tens of milliseconds, so a few hundred keep one client busy. Clamped
+    /// to `min..=max`.
+    pub initial: usize,
+    /// Most requests in flight the probe may reach while nothing is throttled. Default 256,
+    /// the starting limit: probing has no signal but throttling, so on a server that is the
+    /// ceiling without throttling (measured: SeaweedFS on the client's cores) a higher
+    /// maximum only adds server load and client memory (+18 MiB peak RSS at 512). Raise it
+    /// for stores far away, where requests in flight, not the server, set the rate.
     pub max: usize,
     /// The limit never drops below this. Default 4.
     pub min: usize,
@@ -30,6 +42,7 @@ pub struct LimiterConfig {
 impl Default for LimiterConfig {
     fn default() -> Self {
         LimiterConfig {
+            initial: 256,
             max: 256,
             min: 4,
             decrease_interval: Duration::from_millis(250),
@@ -44,6 +57,8 @@ struct State {
     debt: usize,
     successes: usize,
     last_decrease: Option<Instant>,
+    /// Probing upwards one permit per success: no throttling seen yet.
+    slow_start: bool,
 }
 
 /// The adaptive limiter. Cheap to share behind an `Arc`.
@@ -73,22 +88,26 @@ impl Drop for Permit {
 }
 
 impl Limiter {
-    /// A limiter starting at `config.max`.
+    /// A limiter starting at `config.initial`.
     pub fn new(config: LimiterConfig) -> Arc<Self> {
         let max = config.max.max(1);
+        let min = config.min.clamp(1, max);
+        let initial = config.initial.clamp(min, max);
         let config = LimiterConfig {
+            initial,
             max,
-            min: config.min.clamp(1, max),
+            min,
             ..config
         };
-        metrics::gauge!(names::CONCURRENCY_LIMIT).set(max as f64);
+        metrics::gauge!(names::CONCURRENCY_LIMIT).set(initial as f64);
         Arc::new(Limiter {
-            sem: Arc::new(Semaphore::new(max)),
+            sem: Arc::new(Semaphore::new(initial)),
             state: Mutex::new(State {
-                limit: max,
+                limit: initial,
                 debt: 0,
                 successes: 0,
                 last_decrease: None,
+                slow_start: true,
             }),
             config,
         })
@@ -113,14 +132,14 @@ impl Limiter {
         self.state.lock().unwrap().limit
     }
 
-    /// Records a successful request: additive increase.
+    /// Records a successful request: one permit more in slow start, else additive increase.
     pub fn on_success(&self) {
         let mut state = self.state.lock().unwrap();
         if state.limit >= self.config.max {
             return;
         }
         state.successes += 1;
-        if state.successes >= state.limit {
+        if state.slow_start || state.successes >= state.limit {
             state.successes = 0;
             state.limit += 1;
             if state.debt > 0 {
@@ -143,6 +162,7 @@ impl Limiter {
         }
         state.last_decrease = Some(now);
         state.successes = 0;
+        state.slow_start = false;
         let new_limit = (state.limit / 2).max(self.config.min);
         let cut = state.limit - new_limit;
         state.limit = new_limit;
@@ -169,6 +189,7 @@ mod tests {
 
     fn limiter(max: usize, min: usize) -> Arc<Limiter> {
         Limiter::new(LimiterConfig {
+            initial: max,
             max,
             min,
             decrease_interval: Duration::ZERO,
@@ -213,6 +234,7 @@ mod tests {
     #[tokio::test]
     async fn decreases_are_spaced() {
         let l = Limiter::new(LimiterConfig {
+            initial: 64,
             max: 64,
             min: 1,
             decrease_interval: Duration::from_secs(3600),
@@ -224,5 +246,52 @@ mod tests {
             32,
             "a burst of throttles from one wave counts once"
         );
+    }
+
+    #[tokio::test]
+    async fn probes_above_the_start_until_throttled_then_additive() {
+        let l = Limiter::new(LimiterConfig {
+            initial: 8,
+            max: 32,
+            min: 1,
+            decrease_interval: Duration::ZERO,
+        });
+        assert_eq!(l.limit(), 8);
+        assert_eq!(l.sem.available_permits(), 8);
+        for _ in 0..8 {
+            l.on_success();
+        }
+        assert_eq!(l.limit(), 16, "slow start: one permit per success");
+        assert_eq!(l.sem.available_permits(), 16);
+        for _ in 0..100 {
+            l.on_success();
+        }
+        assert_eq!(l.limit(), 32, "never above max");
+        l.on_throttle();
+        assert_eq!(l.limit(), 16);
+        for _ in 0..15 {
+            l.on_success();
+        }
+        assert_eq!(l.limit(), 16, "after a throttle: one permit per `limit` successes");
+        l.on_success();
+        assert_eq!(l.limit(), 17);
+    }
+
+    #[test]
+    fn initial_is_clamped_to_the_bounds() {
+        let l = Limiter::new(LimiterConfig {
+            initial: 1000,
+            max: 10,
+            min: 2,
+            ..LimiterConfig::default()
+        });
+        assert_eq!(l.limit(), 10);
+        let l = Limiter::new(LimiterConfig {
+            initial: 0,
+            max: 10,
+            min: 2,
+            ..LimiterConfig::default()
+        });
+        assert_eq!(l.limit(), 2);
     }
 }

@@ -71,6 +71,11 @@ struct RunArgs {
     /// The engine's --concurrency.
     #[arg(long, default_value_t = LimiterConfig::default().max)]
     concurrency: usize,
+    /// One cap on requests in flight for every tool (engine --concurrency, s5cmd
+    /// --numworkers, rclone --transfers/--checkers, aws max_concurrent_requests): compare
+    /// the tools at equal connections, e.g. with a long --delay-ms (a client-bound store).
+    #[arg(long)]
+    connections: Option<usize>,
     /// Bytes of each file's tail the engine reads for its footer check (experiments; only
     /// with the library engine, i.e. without --engine-bin).
     #[arg(long)]
@@ -202,6 +207,7 @@ async fn run(args: RunArgs) -> Result<bool> {
         engine_bin: args.engine_bin.clone(),
         harness_bin: std::env::current_exe().context("locating this binary")?,
         engine_concurrency: args.concurrency,
+        connections: args.connections,
         footer_read_size: args.footer_read_size,
         work_dir,
         keep: args.keep,
@@ -247,9 +253,11 @@ async fn engine_lib(args: EngineLibArgs) -> Result<bool> {
     };
     let config = EngineConfig {
         limiter: LimiterConfig {
+            initial: args.concurrency.max(1),
             max: args.concurrency.max(1),
             ..LimiterConfig::default()
         },
+        objects_in_flight: args.concurrency.max(1),
         multipart_threshold: args.multipart_threshold,
         part_size: args.part_size,
         verify: !args.no_verify,

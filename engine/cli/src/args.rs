@@ -102,9 +102,14 @@ pub struct Locations {
 
 #[derive(Args, Debug)]
 pub struct CopyArgs {
-    /// Most requests in flight (adaptive below this when throttled).
-    #[arg(long, default_value_t = LimiterConfig::default().max)]
+    /// Requests (connections) in flight at the start; halved on throttling.
+    #[arg(long, default_value_t = LimiterConfig::default().initial)]
     pub concurrency: usize,
+    /// Most requests in flight: above --concurrency, the engine probes up to this while
+    /// nothing is throttled (for stores far away, where requests in flight set the rate).
+    /// Also the number of objects in flight. Default: --concurrency.
+    #[arg(long)]
+    pub max_concurrency: Option<usize>,
     /// Print the mapping without writing anything.
     #[arg(long)]
     pub dry_run: bool,
@@ -161,6 +166,14 @@ impl CopyArgs {
         std::time::Duration::from_secs(self.stop_grace)
     }
 
+    /// The probe's ceiling: `--max-concurrency`, never below `--concurrency`.
+    fn max_concurrency(&self) -> usize {
+        self.max_concurrency
+            .unwrap_or(self.concurrency)
+            .max(self.concurrency)
+            .max(1)
+    }
+
     /// The engine configuration these flags describe.
     pub fn config(&self) -> anyhow::Result<EngineConfig> {
         let manifests = match &self.manifests {
@@ -171,9 +184,11 @@ impl CopyArgs {
         };
         Ok(EngineConfig {
             limiter: LimiterConfig {
-                max: self.concurrency.max(1),
+                initial: self.concurrency.max(1),
+                max: self.max_concurrency(),
                 ..LimiterConfig::default()
             },
+            objects_in_flight: self.max_concurrency(),
             multipart_threshold: self.multipart_threshold,
             part_size: self.part_size,
             write: WriteOptions {

@@ -53,7 +53,7 @@ pub(super) async fn copy(
     {
         // Left registered: the run tries again before it returns.
         left_open = true;
-        tracing::error!(upload_id, error = %abort, "could not abort the multipart upload; the run tries again before it ends");
+        tracing::error!(key = task.dst_key, upload_id, error = %abort, "could not abort the multipart upload; the run tries again before it ends");
     }
     abort_strays(store, task).await;
     if !left_open {
@@ -149,7 +149,7 @@ async fn abort_key(store: &Store, bucket: &str, key: &str) -> Result<()> {
     let mut first = None;
     for u in uploads.into_iter().filter(|u| u.key == key) {
         if let Err(e) = store.abort_multipart(bucket, &u.key, &u.upload_id).await {
-            tracing::error!(upload_id = u.upload_id, error = %e, "could not abort a stray multipart upload");
+            tracing::error!(key, upload_id = u.upload_id, error = %e, "could not abort a stray multipart upload");
             first.get_or_insert(e);
         }
     }
@@ -175,7 +175,7 @@ async fn complete(
                         && task.src.etag.is_some()
                         && h.metadata.get(SOURCE_ETAG_METADATA) == task.src.etag.as_ref() =>
                 {
-                    tracing::info!(upload_id, error = %e, "CompleteMultipartUpload failed but the target is complete: its reply was lost");
+                    tracing::info!(key = task.dst_key, upload_id, error = %e, "CompleteMultipartUpload failed but the target is complete: its reply was lost");
                     Ok(())
                 }
                 _ => Err(e),

@@ -20,6 +20,10 @@ pub const MAX_PART: u64 = 5 * GIB;
 pub const MAX_PARTS: u64 = 10_000;
 /// Largest S3 object.
 pub const MAX_OBJECT: u64 = 5 * 1024 * GIB;
+/// Fewest parts of a multipart copy while parts can stay at least [`MIN_PART`]: an object
+/// just above the threshold is split this many ways so its parts copy in parallel (a
+/// 300 MiB object at the default 64 MiB parts would be 5 parts, the last a stub).
+pub const MIN_PARTS: u64 = 8;
 
 /// How one object is copied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +35,10 @@ pub enum CopyPlan {
 }
 
 /// Plans the copy of an object of `size` bytes. `threshold` is the largest size copied with
-/// one CopyObject (clamped to 5 GiB); `part_size` the preferred part size, raised when the
-/// object would otherwise need more than 10,000 parts and clamped to 5 MiB–5 GiB.
-/// `None` for objects over 5 TiB, which S3 cannot hold.
+/// one CopyObject (clamped to 5 GiB); `part_size` the preferred part size. The part size is
+/// chosen for the object: lowered so that it has at least [`MIN_PARTS`] parts of equal size
+/// (not below 5 MiB), raised when it would otherwise need more than 10,000 parts, and
+/// clamped to 5 MiB–5 GiB. `None` for objects over 5 TiB, which S3 cannot hold.
 pub fn plan(size: u64, threshold: u64, part_size: u64) -> Option<CopyPlan> {
     if size > MAX_OBJECT {
         return None;
@@ -42,8 +47,10 @@ pub fn plan(size: u64, threshold: u64, part_size: u64) -> Option<CopyPlan> {
         return Some(CopyPlan::Single);
     }
     let min_for_count = size.div_ceil(MAX_PARTS);
+    let for_parallelism = size.div_ceil(MIN_PARTS);
     // Whole MiB parts read better in logs and keep ranges aligned.
     let part_size = part_size
+        .min(for_parallelism)
         .max(min_for_count)
         .div_ceil(MIB)
         .saturating_mul(MIB)
@@ -124,10 +131,27 @@ mod tests {
     }
 
     #[test]
+    fn part_size_is_chosen_for_the_object() {
+        // Just above the threshold: eight parts, not five of 64 MiB and a stub.
+        assert_eq!(
+            check_multipart(300 * MIB, 256 * MIB, 64 * MIB),
+            (38 * MIB, 8)
+        );
+        assert_eq!(
+            check_multipart(512 * MIB, 256 * MIB, 64 * MIB),
+            (64 * MIB, 8)
+        );
+        // Large objects keep the preferred size.
+        assert_eq!(check_multipart(6 * GIB, 256 * MIB, 64 * MIB), (64 * MIB, 96));
+        // Small multipart objects stop at 5 MiB parts.
+        assert_eq!(check_multipart(20 * MIB, 0, 64 * MIB), (5 * MIB, 4));
+    }
+
+    #[test]
     fn part_size_is_clamped() {
         let (part, _) = check_multipart(20 * MIB, 0, 1);
         assert_eq!(part, MIN_PART, "parts are at least 5 MiB");
-        let (part, _) = check_multipart(20 * GIB, 0, 8 * GIB);
+        let (part, _) = check_multipart(80 * GIB, 0, 8 * GIB);
         assert_eq!(part, MAX_PART, "parts are at most 5 GiB");
     }
 

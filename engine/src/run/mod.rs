@@ -47,10 +47,13 @@ pub enum FailurePolicy {
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
     /// Requests in flight: one adaptive limiter for every request. Default:
-    /// [`LimiterConfig::default`] (256, halving on throttling).
+    /// [`LimiterConfig::default`] (256, halving on throttling; may probe up to a higher
+    /// configured maximum).
     pub limiter: LimiterConfig,
     /// Objects in flight (each makes a few requests in turn: footer read, copy, check).
-    /// Default 256.
+    /// Default 256, the limiter's maximum: each object has one request in flight at a time,
+    /// so as many objects as permits keep every permit busy, one object's footer read
+    /// overlapping others' copies.
     pub objects_in_flight: usize,
     /// Retries. Default: [`RetryConfig::default`].
     pub retry: RetryConfig,
@@ -64,7 +67,8 @@ pub struct EngineConfig {
     pub write: WriteOptions,
     /// Check each source file's Parquet footer before copying. Default true.
     pub verify: bool,
-    /// Bytes read from the end of each file for the footer. Default 64 KiB.
+    /// Bytes read from the end of each file for the footer. Default 16 KiB
+    /// ([`DEFAULT_FOOTER_READ`]).
     pub footer_read_size: u64,
     /// Copy even what is already at the target. Default false.
     pub force: bool,

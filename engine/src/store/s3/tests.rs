@@ -13,6 +13,7 @@ const ETAG: &str = "0123456789abcdef0123456789abcdef";
 
 fn store(client: Client, max: usize) -> Store {
     let limiter = Limiter::new(LimiterConfig {
+        initial: max,
         max,
         min: 1,
         decrease_interval: Duration::ZERO,
