@@ -171,7 +171,11 @@ pub fn render_svg(chart: &Chart) -> Result<String> {
         .unwrap_or(0);
     let names_w = (longest as i32 * 17 / 2 + 14).clamp(70, 280);
     let n_panels = chart.panels.len() as i32;
-    let width = MARGIN * 2 + names_w + n_panels * PANEL + (n_panels - 1) * GAP;
+    // Wide enough for the title and subtitle too (about 0.65 em per character).
+    let text_w = |text: &str, px: i32| text.chars().count() as i32 * px * 65 / 100;
+    let width = (MARGIN * 2 + names_w + n_panels * PANEL + (n_panels - 1) * GAP)
+        .max(MARGIN * 2 + text_w(&chart.title, 18))
+        .max(MARGIN * 2 + text_w(&chart.subtitle, 13));
     let top = MARGIN + HEADER + CAPTION;
     let height = top + rows.len() as i32 * ROW + MARGIN;
     let mut svg = String::new();
