@@ -3,13 +3,14 @@
 //! sequential one-CopyObject-at-a-time loop, through a latency-injecting proxy, and prints
 //! a markdown table. See `benches/README.md`.
 
+pub mod chart;
 pub mod data;
 pub mod measure;
 pub mod proxy;
 mod render;
 pub mod tools;
 
-pub use render::render;
+pub use render::{ChartsDir, level_charts, render, render_with_charts};
 
 use std::path::PathBuf;
 use std::time::Duration;

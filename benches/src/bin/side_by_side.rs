@@ -11,7 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use liberator_benches::data;
 use liberator_benches::tools::Tool;
-use liberator_benches::{Config, Level, Scenario, render, run_scenario};
+use liberator_benches::{ChartsDir, Config, Level, Scenario, render_with_charts, run_scenario};
 use liberator_engine::{
     AwsOptions, Engine, EngineConfig, ExportId, ExportRequest, LimiterConfig, Location, NoProgress,
 };
@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run scenarios and print the table.
     Run(RunArgs),
+    /// A bar chart (SVG) from a CSV `<name>,<metric>,...`: one panel per metric column.
+    Chart(ChartArgs),
     /// The engine library, as `engine copy` runs it (used when no engine binary is given).
     #[command(hide = true)]
     EngineLib(EngineLibArgs),
@@ -110,6 +112,25 @@ struct RunArgs {
     /// The S3 server's pid (same machine): its CPU per run is added to the table.
     #[arg(long)]
     server_pid: Option<u32>,
+    /// Write one SVG chart per scenario level here (`<scenario>-<level>.svg`), linked from
+    /// the markdown.
+    #[arg(long)]
+    charts: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ChartArgs {
+    /// Header `<name column>,<metric>,...`, rows `<name>,<number>,...`.
+    #[arg(long)]
+    csv: PathBuf,
+    #[arg(long)]
+    title: String,
+    /// The SVG to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// Highlight the rows whose name starts with this (repeatable).
+    #[arg(long)]
+    highlight: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -227,7 +248,11 @@ async fn run(args: RunArgs) -> Result<bool> {
         let scenario = scenario(name, &args)?;
         let outcome = run_scenario(&config, &scenario).await?;
         all_ok &= outcome.all_ok();
-        let mut text = render(&scenario, &config, &outcome);
+        let charts = args
+            .charts
+            .as_deref()
+            .map(|d| ChartsDir::new(d, args.out.as_deref()));
+        let mut text = render_with_charts(&scenario, &config, &outcome, charts.as_ref())?;
         text.push_str(&format!(
             "Command: `{}`; proxy connections: {}\n\n",
             command.join(" "),
@@ -326,6 +351,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Run(args) => run(args).await,
+            Command::Chart(a) => {
+                liberator_benches::chart::from_csv_file(&a.csv, &a.title, &a.highlight)
+                    .and_then(|c| liberator_benches::chart::write_svg(&c, &a.out))
+                    .map(|()| true)
+            }
             Command::EngineLib(args) => engine_lib(args).await,
             Command::Sequential(args) => sequential(args).await,
             Command::Measure { .. } => unreachable!("handled above"),
