@@ -14,6 +14,9 @@ pub struct Converted {
     pub columns: String,
     /// Tab-separated, `\`-escaped, newline-terminated rows; `\N` for NULL.
     pub rows: Vec<u8>,
+    /// How many rows [`Self::rows`] holds (what the server must report as inserted), counted
+    /// while converting so the worker does not scan the rows again.
+    pub count: u64,
 }
 
 /// Offset just past the `VALUES` keyword, and the column list's byte range if any.
@@ -76,6 +79,7 @@ pub fn convert(sql: &[u8]) -> Option<Converted> {
     };
     let n = sql.len();
     let mut rows = Vec::with_capacity(n);
+    let mut count = 0u64;
     let skip_ws = |i: &mut usize| {
         while *i < n && sql[*i].is_ascii_whitespace() {
             *i += 1;
@@ -183,10 +187,17 @@ pub fn convert(sql: &[u8]) -> Option<Converted> {
             }
         }
         rows.push(b'\n');
+        count += 1;
         skip_ws(&mut i);
         match sql.get(i) {
             Some(b',') => i += 1,
-            None => return Some(Converted { columns, rows }),
+            None => {
+                return Some(Converted {
+                    columns,
+                    rows,
+                    count,
+                });
+            }
             _ => return None,
         }
     }
@@ -200,6 +211,7 @@ mod tests {
     fn plain_literals_convert() {
         let c = convert(br#"INSERT INTO `t` VALUES (1,'a\'b''c',NULL,-2.5e3,"d\"q"),(2,'tab	x\\y\nz\0','',0,'50\%')"#).unwrap();
         assert_eq!(c.columns, "");
+        assert_eq!(c.count, 2);
         assert_eq!(
             c.rows,
             b"1\ta'b'c\t\\N\t-2.5e3\td\"q\n2\ttab\\tx\\\\y\\nz\\0\t\t0\t50\\\\%\n".to_vec()

@@ -45,6 +45,14 @@ pub(super) struct Job {
     pub(super) sql: Vec<u8>,
 }
 
+/// An insert converted to `LOAD DATA` rows (see [`crate::infile::Converted`]).
+struct Rows {
+    columns: String,
+    rows: bytes::Bytes,
+    /// Rows in `rows`: the server must report exactly this many inserted.
+    count: u64,
+}
+
 /// The loader's handle on one worker.
 pub(super) struct Worker {
     pub(super) tx: mpsc::Sender<Job>,
@@ -218,8 +226,13 @@ impl WorkerCtx {
     /// Returns the rows inserted.
     async fn insert(&mut self, job: &Job) -> std::result::Result<u64, mysql_async::Error> {
         // Only in autocommit mode: the conversion's safety net is a transaction of its own.
+        // Rows become `Bytes` once: a retry re-sends them without copying.
         let converted = if self.load_data && self.per_commit == 0 {
-            crate::infile::convert(&job.sql)
+            crate::infile::convert(&job.sql).map(|c| Rows {
+                columns: c.columns,
+                rows: bytes::Bytes::from(c.rows),
+                count: c.count,
+            })
         } else {
             None
         };
@@ -255,7 +268,7 @@ impl WorkerCtx {
     async fn load_rows(
         &mut self,
         job: &Job,
-        c: &crate::infile::Converted,
+        c: &Rows,
     ) -> std::result::Result<u64, mysql_async::Error> {
         if self.charset.is_none() {
             let cs: Option<String> = self
@@ -273,8 +286,8 @@ impl WorkerCtx {
             self.charset.as_deref().unwrap_or("utf8mb4"),
             c.columns
         );
-        let rows = bytes::Bytes::from(c.rows.clone());
-        let expected = c.rows.iter().filter(|&&b| b == b'\n').count() as u64;
+        let rows = c.rows.clone();
+        let expected = c.count;
         self.conn.set_infile_handler(async move {
             let data: mysql_async::InfileData =
                 futures::stream::once(async move { Ok(rows) }).boxed();

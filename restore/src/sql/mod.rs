@@ -134,7 +134,9 @@ impl Splitter {
         if start >= end {
             return None;
         }
-        let sql = if start == 0 && end == raw.len() {
+        let sql = if start == 0 {
+            let mut raw = raw;
+            raw.truncate(end);
             raw
         } else {
             raw[start..end].to_vec()
@@ -360,7 +362,15 @@ impl Splitter {
                     self.pos += 1;
                 }
             }
-            c if c.is_ascii_whitespace() => self.pos += 1,
+            c if c.is_ascii_whitespace() => {
+                // Whitespace before a statement (the newline after the last delimiter) is
+                // trimmed anyway: not copying it lets `take_statement` hand over its buffer
+                // as it is instead of copying the whole statement to drop one byte.
+                if !self.has_content && self.copy_from == at && self.stmt.is_empty() {
+                    self.copy_from = at + 1;
+                }
+                self.pos += 1;
+            }
             _ => {
                 self.has_content = true;
                 self.pos += 1;
