@@ -4,6 +4,7 @@
 //! a markdown table. See `benches/README.md`.
 
 pub mod data;
+pub mod lambda_start;
 pub mod measure;
 pub mod proxy;
 mod render;
