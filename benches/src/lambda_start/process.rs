@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::emulator::{Emulator, Event, Seen};
@@ -88,13 +88,13 @@ pub async fn cold_start(
         let seen = tokio::select! {
             seen = emulator.next_seen(left) => seen,
             status = child.wait() => {
-                bail!(fail(format!("exited before answering: {:?}", status?)));
+                return Err(fail(format!("exited before answering: {:?}", status?)));
             }
         };
         match seen {
             None => {
                 let _ = child.kill().await;
-                bail!(fail(format!("no answer within {limit:?}")));
+                return Err(fail(format!("no answer within {limit:?}")));
             }
             Some(Seen::Next { at }) => {
                 if init.is_none() {
@@ -125,16 +125,16 @@ pub async fn cold_start(
             }) => {
                 let _ = child.kill().await;
                 let body = String::from_utf8_lossy(&body);
-                bail!(fail(format!("invocation failed ({error_type}): {body}")));
+                return Err(fail(format!("invocation failed ({error_type}): {body}")));
             }
             Some(Seen::InitError { body, .. }) => {
                 let _ = child.kill().await;
                 let body = String::from_utf8_lossy(&body);
-                bail!(fail(format!("init error: {body}")));
+                return Err(fail(format!("init error: {body}")));
             }
             Some(Seen::Unknown { method, path }) => {
                 let _ = child.kill().await;
-                bail!(fail(format!("not a runtime API request: {method} {path}")));
+                return Err(fail(format!("not a runtime API request: {method} {path}")));
             }
         }
     }
