@@ -5,6 +5,7 @@
 
 pub mod chart;
 pub mod data;
+pub mod lambda_start;
 pub mod measure;
 pub mod proxy;
 mod render;

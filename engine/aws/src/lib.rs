@@ -119,9 +119,21 @@ pub struct ClientFactory {
 impl ClientFactory {
     /// Loads the standard chain once (credentials, region, `AWS_ENDPOINT_URL`), applying
     /// `options` on top.
+    ///
+    /// Credentials in `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` (a Lambda's execution role,
+    /// CI) are read by the environment provider directly: it is the chain's first provider
+    /// (<https://docs.aws.amazon.com/sdkref/latest/guide/standardized-credentials.html>), so
+    /// the answer is the same, but the chain is not built: building it builds an STS client
+    /// (for web identity), which loads and parses the TLS roots and the endpoint partitions,
+    /// on a Lambda's start-up path, for a provider that is never asked.
     pub async fn load(options: AwsOptions) -> Self {
         let mut loader =
             aws_config::defaults(BehaviorVersion::latest()).timeout_config(options.timeouts());
+        if credentials_in_env(|name| std::env::var_os(name).filter(|v| !v.is_empty())) {
+            loader = loader.credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+        }
         if let Some(endpoint) = &options.endpoint_url {
             loader = loader.endpoint_url(endpoint);
         }
@@ -214,6 +226,12 @@ impl ClientFactory {
     }
 }
 
+/// Whether the environment holds static credentials (`env` reads a variable, `None` when
+/// unset or empty): then the chain would stop at its first provider, the environment's.
+fn credentials_in_env(env: impl Fn(&str) -> Option<std::ffi::OsString>) -> bool {
+    env("AWS_ACCESS_KEY_ID").is_some() && env("AWS_SECRET_ACCESS_KEY").is_some()
+}
+
 /// The common part of every service's config builder: region, timeouts, endpoint.
 macro_rules! client {
     ($(#[$doc:meta])* $feature:literal, $name:ident, $krate:ident, $endpoint:ident, $env:literal) => {
@@ -273,6 +291,20 @@ impl ClientFactory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_full_key_pair_skips_the_chain() {
+        let env = |set: &'static [&'static str]| {
+            move |name: &str| set.contains(&name).then(|| std::ffi::OsString::from("x"))
+        };
+        assert!(credentials_in_env(env(&[
+            "AWS_ACCESS_KEY_ID",
+            "AWS_SECRET_ACCESS_KEY"
+        ])));
+        assert!(!credentials_in_env(env(&["AWS_ACCESS_KEY_ID"])));
+        assert!(!credentials_in_env(env(&["AWS_SECRET_ACCESS_KEY"])));
+        assert!(!credentials_in_env(env(&[])));
+    }
 
     #[test]
     fn bounded_options_fit_the_budget() {

@@ -47,7 +47,7 @@ use std::sync::Arc;
 use liberator_engine::limiter::Limiter;
 use liberator_engine::store::S3Store;
 use liberator_engine::{Engine, EngineConfig, Store};
-use liberator_lambda_common::{Clients, emf};
+use liberator_lambda_common::{ClientFactory, Clients, emf};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -61,7 +61,7 @@ use crate::glue::GlueStart;
 pub use crate::invocation::Invocation;
 use crate::land::Landed;
 use crate::marker_store::MarkerStore;
-use crate::reinvoke::{LambdaReinvoke, Reinvoke};
+use crate::reinvoke::{LambdaReinvoke, LazyLambdaReinvoke, Reinvoke};
 
 /// What one export event led to: the invocation's answer (JSON, `outcome` tagged). Not to
 /// be confused with the engine's per-object outcome.
@@ -107,27 +107,48 @@ impl Copier {
     /// A copier over `clients`; re-invokes itself through Lambda. Its store (copies and
     /// markers) is S3 through `clients.s3`, governed by the engine's retries and limiter.
     pub fn new(clients: Clients, config: Config) -> Self {
-        let copy = Self::engine_config(&config);
-        let limiter = Limiter::new(copy.limiter.clone());
-        let store = Store::new(
-            Arc::new(S3Store::new(clients.s3.clone())),
-            limiter,
-            copy.retry.clone(),
-        );
+        let store = Self::s3_store(clients.s3.clone(), &config);
         Self::with_store(clients, config, store)
+    }
+
+    /// The copier the Lambda runs: S3, RDS and Glue clients from `factory` now (the first
+    /// event calls each), the Lambda client only at the first hand-off
+    /// ([`LazyLambdaReinvoke`](crate::reinvoke::LazyLambdaReinvoke)).
+    pub fn from_factory(factory: &ClientFactory, config: Config) -> Self {
+        let store = Self::s3_store(factory.s3(), &config);
+        let reinvoker = Arc::new(LazyLambdaReinvoke::new(factory.clone()));
+        Self::assemble(factory.rds(), factory.glue(), reinvoker, config, store)
+    }
+
+    /// S3 behind the engine's retries and limiter, as `config` sets them.
+    fn s3_store(s3: aws_sdk_s3::Client, config: &Config) -> Store {
+        let copy = Self::engine_config(config);
+        let limiter = Limiter::new(copy.limiter.clone());
+        Store::new(Arc::new(S3Store::new(s3)), limiter, copy.retry.clone())
     }
 
     /// A copier whose copies and markers go through `store` instead of S3 through
     /// `clients.s3` (tests: a fault-injecting wrapper around S3 or memory). The other
     /// clients are used as in [`Copier::new`].
     pub fn with_store(clients: Clients, config: Config, store: Store) -> Self {
+        let reinvoker = Arc::new(LambdaReinvoke(clients.lambda));
+        Self::assemble(clients.rds, clients.glue, reinvoker, config, store)
+    }
+
+    fn assemble(
+        rds: aws_sdk_rds::Client,
+        glue: aws_sdk_glue::Client,
+        reinvoker: Arc<dyn Reinvoke>,
+        config: Config,
+        store: Store,
+    ) -> Self {
         let markers = MarkerStore::new(
             store.clone(),
             config.target_bucket.clone(),
             config.marker_prefix.clone(),
         );
         let glue = GlueStart::new(
-            clients.glue,
+            glue,
             markers,
             config.workflow_name.clone(),
             config.backdated_workflow_name.clone(),
@@ -136,10 +157,10 @@ impl Copier {
         let engine = Engine::with_store(store, Self::engine_config(&config));
         Copier {
             config,
-            rds: clients.rds,
+            rds,
             glue,
             engine,
-            reinvoker: Arc::new(LambdaReinvoke(clients.lambda)),
+            reinvoker,
         }
     }
 

@@ -5,9 +5,12 @@
 //! the engine skips everything already landed, so the next invocation picks up where this
 //! one stopped.
 
+use std::sync::OnceLock;
+
 use async_trait::async_trait;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
+use liberator_lambda_common::ClientFactory;
 use serde_json::Value;
 
 /// Starts another invocation of a function with a payload.
@@ -35,6 +38,40 @@ impl Reinvoke for LambdaReinvoke {
             .await
             .map(|_| ())
             .map_err(|e| aws_sdk_lambda::error::DisplayErrorContext(&e).to_string())
+    }
+}
+
+/// [`LambdaReinvoke`] whose Lambda client is built at the first hand-off, from the same
+/// factory (timeouts, endpoint) as the other clients. Almost every invocation lands its
+/// export without handing on, so building the client at start-up would only delay the
+/// first event (each client build parses the SDK's endpoint partitions).
+#[derive(Debug)]
+pub struct LazyLambdaReinvoke {
+    factory: ClientFactory,
+    client: OnceLock<LambdaReinvoke>,
+}
+
+impl LazyLambdaReinvoke {
+    pub fn new(factory: ClientFactory) -> Self {
+        LazyLambdaReinvoke {
+            factory,
+            client: OnceLock::new(),
+        }
+    }
+
+    /// Whether the Lambda client has been built (tests).
+    pub fn is_built(&self) -> bool {
+        self.client.get().is_some()
+    }
+}
+
+#[async_trait]
+impl Reinvoke for LazyLambdaReinvoke {
+    async fn reinvoke(&self, function: &str, payload: &Value) -> Result<(), String> {
+        let client = self
+            .client
+            .get_or_init(|| LambdaReinvoke(self.factory.lambda()));
+        client.reinvoke(function, payload).await
     }
 }
 

@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use liberator_lambda_common::ClientFactory;
 use liberator_lambda_common::emf::EmfRecorder;
-use liberator_lambda_common::{ClientFactory, Clients};
 use serde_json::Value;
 
 use crate::{Config, Copier, Invocation};
@@ -22,11 +22,11 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     let emf = EmfRecorder::new(FUNCTION);
     emf.install()?;
     emf.spawn_periodic_flush(METRICS_EVERY);
-    // Every client (S3, RDS, Glue, Lambda) from one factory over `aws_options`: each call
-    // bounded by half the effective margin (tests below).
+    // Every client (S3, RDS, Glue, and Lambda at the first hand-off) from one factory over
+    // `aws_options`: each call bounded by half the effective margin (tests below).
     let factory = ClientFactory::load(config.aws_options()).await;
     let max_invocation = config.max_invocation;
-    let copier = Copier::new(Clients::new(&factory), config);
+    let copier = Copier::from_factory(&factory, config);
     let (copier, emf) = (&copier, &emf);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let inv = Invocation::from_context(&event.context, max_invocation);
@@ -50,7 +50,7 @@ mod tests {
     use serde_json::json;
     use tokio::net::TcpListener;
 
-    use crate::reinvoke::{LambdaReinvoke, Reinvoke};
+    use crate::reinvoke::{LambdaReinvoke, LazyLambdaReinvoke, Reinvoke};
     use crate::{Config, land};
 
     /// A server that accepts connections and never answers, holding them open: only a
@@ -93,7 +93,8 @@ mod tests {
                 "test", "test", None, None, "test",
             )))
             .build();
-        let clients = Clients::new(&ClientFactory::from_sdk_config(sdk, config.aws_options()));
+        let factory = ClientFactory::from_sdk_config(sdk, config.aws_options());
+        let clients = Clients::new(&factory);
         let bound = config.effective_margin() / 2;
 
         async fn timed<F: Future<Output = String>>(name: &str, call: F) -> (String, Duration) {
@@ -120,9 +121,22 @@ mod tests {
             let e = reinvoker.reinvoke("export-copier", &json!({})).await;
             e.expect_err("no answer")
         });
-        let (s3, rds, glue, lambda) = tokio::join!(s3, rds, glue, lambda);
-        for (name, (error, took)) in [("s3", s3), ("rds", rds), ("glue", glue), ("lambda", lambda)]
-        {
+        // `run`'s re-invoker builds its client at the first hand-off, from the same factory.
+        let lazy = LazyLambdaReinvoke::new(factory.clone());
+        assert!(!lazy.is_built(), "no Lambda client before a hand-off");
+        let lazy_lambda = timed("Lambda Invoke (built at the hand-off)", async {
+            let e = lazy.reinvoke("export-copier", &json!({})).await;
+            e.expect_err("no answer")
+        });
+        let (s3, rds, glue, lambda, lazy_lambda) = tokio::join!(s3, rds, glue, lambda, lazy_lambda);
+        assert!(lazy.is_built());
+        for (name, (error, took)) in [
+            ("s3", s3),
+            ("rds", rds),
+            ("glue", glue),
+            ("lambda", lambda),
+            ("lazy lambda", lazy_lambda),
+        ] {
             assert!(
                 error.to_ascii_lowercase().contains("timeout"),
                 "{name}: {error}"

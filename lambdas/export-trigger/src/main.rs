@@ -4,7 +4,9 @@
 
 use std::process::ExitCode;
 
-#[tokio::main]
+// One thread: an invocation is a short chain of RDS calls, one after another, so worker
+// threads (one per visible CPU, spawned before the first event) would only delay start-up.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     liberator_lambda_common::main_loop::serve(
         "export-trigger",
