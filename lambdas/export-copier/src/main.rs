@@ -8,6 +8,12 @@
 
 use std::process::ExitCode;
 
+/// mimalloc, as in the `engine` binary: the copy path allocates per S3 request, and on a
+/// 1-vCPU Lambda the client's CPU per object sets the rate (glibc's malloc/free were a
+/// quarter of it, benches/RESULTS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     liberator_lambda_common::main_loop::serve(
