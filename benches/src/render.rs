@@ -146,8 +146,8 @@ impl ChartsDir {
     }
 }
 
-/// [`render`], and one SVG per level in `charts` (`<scenario>-<level>.svg`), each linked
-/// under its level's table.
+/// [`render`], and one SVG per level in `charts` (`<scenario>-<level>-<delay>ms.svg`: the
+/// same scenario at two delays gets two charts), each linked under its level's table.
 pub fn render_with_charts(
     scenario: &Scenario,
     config: &Config,
@@ -161,7 +161,12 @@ pub fn render_with_charts(
         for (level, chart) in level_charts(scenario, config, outcome) {
             let file = format!(
                 "{}.svg",
-                file_stem(&format!("{}-{}", scenario.name, level.label))
+                file_stem(&format!(
+                    "{}-{}-{}ms",
+                    scenario.name,
+                    level.label,
+                    config.delay.as_millis()
+                ))
             );
             write_svg(&chart, &charts.dir.join(&file))?;
             links.insert(
@@ -438,8 +443,8 @@ mod tests {
         assert_eq!(charts.link_prefix, "charts/");
         let md = render_with_charts(&scenario, &config(), &outcome, Some(&charts)).unwrap();
         for file in [
-            "a-many-small-objects-1000-x-32-kib.svg",
-            "a-many-small-objects-4-x-256-mib.svg",
+            "a-many-small-objects-1000-x-32-kib-15ms.svg",
+            "a-many-small-objects-4-x-256-mib-15ms.svg",
         ] {
             let svg = std::fs::read_to_string(dir.path().join("charts").join(file)).unwrap();
             assert!(svg.contains("\nengine\n"), "{file}");
