@@ -260,6 +260,14 @@ impl ClientFactory {
         if !self.options.s3_sdk_retries {
             b = b.retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
         }
+        // Response checksums only when an operation requires them: by default the SDK asks
+        // for the object's checksum on every GetObject (`x-amz-checksum-mode: ENABLED`), which
+        // the footer reads cannot use (a ranged GET has no full-object checksum to check)
+        // and which costs a header and its processing on both sides, per object. Request
+        // checksums (PutObject's CRC) stay on.
+        b = b.response_checksum_validation(
+            aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+        );
         if let Some(e) = self.endpoint(&self.options.endpoints.s3, "S3") {
             b = b.endpoint_url(e).force_path_style(true);
         }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use parquet::schema::types::SchemaDescPtr;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -24,7 +24,7 @@ use tracing::Instrument;
 
 use super::complete;
 use super::drift;
-use super::object::process;
+use super::object::{Fresh, process};
 use super::{Engine, ExportProgress, ExportRequest, FailurePolicy, ObjectOutcome, Shutdown};
 use crate::copy::OpenUploads;
 use crate::error::{Error, Result};
@@ -343,18 +343,25 @@ impl Dispatcher {
         }
         self.abort_strays(&items).await;
         // A table with nothing at its target yet needs no per-object HEAD: the usual first run.
+        // Its objects read their footers meanwhile; the listing is not waited for here.
         let cfg = &self.engine.config;
         let fresh = if cfg.force {
-            true
+            Fresh::known(true)
         } else {
             let prefix = self.layout.table_target_prefix(&table);
-            match self.store.any_under(&self.dst_bucket, &prefix).await {
-                Ok(any) => !any,
-                Err(e) => {
-                    tracing::warn!(table, error = %e, "could not list the target; checking each object");
-                    false
+            let (store, bucket) = (self.store.clone(), self.dst_bucket.clone());
+            Fresh::checked(
+                async move {
+                    match store.any_under(&bucket, &prefix).await {
+                        Ok(any) => !any,
+                        Err(e) => {
+                            tracing::warn!(table, error = %e, "could not list the target; checking each object");
+                            false
+                        }
+                    }
                 }
-            }
+                .boxed(),
+            )
         };
         for ((obj, pk), collides) in items.into_iter().zip(colliding) {
             if collides {
@@ -371,7 +378,8 @@ impl Dispatcher {
             if self.stop {
                 return;
             }
-            let span = tracing::info_span!("object", key = %obj.key);
+            // Debug level: an info span per object costs measurable CPU on the hot path.
+            let span = tracing::debug_span!("object", key = %obj.key);
             let work = process(
                 self.engine.clone(),
                 self.store.clone(),
@@ -380,7 +388,7 @@ impl Dispatcher {
                 self.dst_bucket.clone(),
                 obj,
                 pk,
-                fresh,
+                fresh.clone(),
                 slot,
                 self.uploads.clone(),
                 self.shutdown.cancel_token().clone(),

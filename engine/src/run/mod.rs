@@ -316,7 +316,15 @@ impl Engine {
         };
         let uploads = OpenUploads::new();
         let (outcome, footer) =
-            object::land(&self.store, &self.config, &task, false, &stats, &uploads).await?;
+            object::land(
+                &self.store,
+                &self.config,
+                &task,
+                &object::Fresh::known(false),
+                &stats,
+                &uploads,
+            )
+            .await?;
         Ok((outcome, footer.map(|f| f.rows)))
     }
 }

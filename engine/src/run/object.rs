@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures::FutureExt;
+use futures::future::{BoxFuture, Shared};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +21,30 @@ use crate::stats::JobStats;
 use crate::store::{ObjectInfo, ObjectStore, Store};
 use crate::verify::{FooterInfo, verify_object};
 
+/// Whether a table's target held nothing when its objects were dispatched: one listing per
+/// table, shared by its objects. It runs while their footers are read, so the dispatcher
+/// never waits a round trip per table.
+#[derive(Clone)]
+pub(super) struct Fresh(Shared<BoxFuture<'static, bool>>);
+
+impl Fresh {
+    /// Already known.
+    pub(super) fn known(fresh: bool) -> Self {
+        Fresh(futures::future::ready(fresh).boxed().shared())
+    }
+
+    /// Found out by `check`, started now (not when the first object asks, a footer read
+    /// later). Should the check task fail, every object is checked on its own: `false`.
+    pub(super) fn checked(check: BoxFuture<'static, bool>) -> Self {
+        let task = tokio::spawn(check);
+        Fresh(async move { task.await.unwrap_or(false) }.boxed().shared())
+    }
+
+    async fn get(&self) -> bool {
+        self.0.clone().await
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn process(
     engine: Arc<Engine>,
@@ -28,7 +54,7 @@ pub(super) async fn process(
     dst_bucket: Arc<str>,
     obj: ObjectInfo,
     pk: ParquetKey,
-    fresh: bool,
+    fresh: Fresh,
     slot: OwnedSemaphorePermit,
     uploads: Arc<OpenUploads>,
     cancel: CancellationToken,
@@ -46,7 +72,7 @@ pub(super) async fn process(
         _ = cancel.cancelled() => Err(Error::Interrupted(format!(
             "the copy of {} was cancelled in flight", task.src.key
         ))),
-        r = land(&store, &engine.config, &task, fresh, &stats, &uploads) => r,
+        r = land(&store, &engine.config, &task, &fresh, &stats, &uploads) => r,
     };
     let (outcome, footer) = match landed {
         Ok((outcome, footer)) => (Ok(outcome), footer),
@@ -64,14 +90,14 @@ pub(super) async fn process(
     }
 }
 
-/// Verify, skip-check, copy and check one object; `fresh` skips the target HEAD (nothing
-/// is at the table's target yet). With the outcome, what the footer said (verification
+/// Verify, skip-check, copy and check one object; `fresh` (nothing is at the table's target
+/// yet) skips the target HEAD. With the outcome, what the footer said (verification
 /// on): rows and schema, also for an object already landed.
 pub(super) async fn land(
     store: &Store,
     cfg: &EngineConfig,
     task: &ObjectTask,
-    fresh: bool,
+    fresh: &Fresh,
     stats: &JobStats,
     uploads: &OpenUploads,
 ) -> Result<(ObjectOutcome, Option<FooterInfo>)> {
@@ -89,7 +115,7 @@ pub(super) async fn land(
     }
     // A dry run checks the target too, so its plan is what a real run would copy (the
     // manifest of a Batch Operations backfill is such a plan).
-    if !cfg.force && !fresh {
+    if !cfg.force && !fresh.get().await {
         match store.head(&task.dst_bucket, &task.dst_key).await? {
             Some(existing) if is_same(&task.src, &existing) => {
                 return Ok((ObjectOutcome::Skipped, footer));

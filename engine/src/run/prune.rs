@@ -5,15 +5,21 @@
 //! run lists them; [`EngineConfig::keep_other_files`](super::EngineConfig) keeps them.
 //!
 //! Memory stays per table: each table's own target keys are derived again from a listing of
-//! its source folder, then compared with a listing of its target partition.
+//! its source folder, then compared with a listing of its target partition. The two
+//! listings of a table run together, and [`TABLES_AT_ONCE`] tables at a time: done one
+//! after the other they were two round trips per table at the end of every run (46 round
+//! trips, 9 s, for 23 tables 100 ms away).
 
 use std::collections::{BTreeSet, HashSet};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{Layout, Mapped};
 use crate::store::{ObjectStore, Store};
+
+/// Tables whose listings run at once (memory: this many tables' key sets).
+const TABLES_AT_ONCE: usize = 4;
 
 /// Files of other exports found in this export's date partitions.
 #[derive(Debug, Default)]
@@ -42,6 +48,41 @@ async fn target_tables(
     Ok(out)
 }
 
+/// One table's files in the date's partition that this export did not land.
+async fn stale_of(
+    store: &Store,
+    src_bucket: &str,
+    dst_bucket: &str,
+    layout: &Layout,
+    table: String,
+) -> Result<Vec<String>> {
+    // This export's target keys of the table (none when the export lacks the table).
+    let source = format!("{}{table}/", layout.export_root());
+    let ours = async {
+        let mut ours = HashSet::new();
+        let mut pages = store.list(src_bucket, &source);
+        while let Some(page) = pages.try_next().await? {
+            for obj in page {
+                if let Ok(Mapped::Parquet(pk)) = layout.map(&obj.key) {
+                    ours.insert(pk.target_key);
+                }
+            }
+        }
+        Ok::<_, Error>(ours)
+    };
+    let partition = layout.table_target_prefix(&table);
+    let landed = async {
+        let mut keys = Vec::new();
+        let mut pages = store.list(dst_bucket, &partition);
+        while let Some(page) = pages.try_next().await? {
+            keys.extend(page.into_iter().map(|o| o.key));
+        }
+        Ok::<_, Error>(keys)
+    };
+    let (ours, landed) = futures::try_join!(ours, landed)?;
+    Ok(landed.into_iter().filter(|k| !ours.contains(k)).collect())
+}
+
 /// Finds (and unless `dry_run`, deletes) the stale files of this export's date.
 pub(super) async fn prune(
     store: &Store,
@@ -58,27 +99,11 @@ pub(super) async fn prune(
     let mut tables: BTreeSet<String> = landed_tables.clone();
     tables.extend(target_tables(store, dst_bucket, layout, &dbs).await?);
     let mut stale = Stale::default();
-    for table in tables {
-        // This export's target keys of the table (none when the export lacks the table).
-        let mut ours = HashSet::new();
-        let source = format!("{}{table}/", layout.export_root());
-        let mut pages = store.list(src_bucket, &source);
-        while let Some(page) = pages.try_next().await? {
-            for obj in page {
-                if let Ok(Mapped::Parquet(pk)) = layout.map(&obj.key) {
-                    ours.insert(pk.target_key);
-                }
-            }
-        }
-        let partition = layout.table_target_prefix(&table);
-        let mut pages = store.list(dst_bucket, &partition);
-        while let Some(page) = pages.try_next().await? {
-            for obj in page {
-                if !ours.contains(&obj.key) {
-                    stale.keys.push(obj.key);
-                }
-            }
-        }
+    let mut per_table = futures::stream::iter(tables)
+        .map(|table| stale_of(store, src_bucket, dst_bucket, layout, table))
+        .buffered(TABLES_AT_ONCE);
+    while let Some(keys) = per_table.try_next().await? {
+        stale.keys.extend(keys);
     }
     if !dry_run {
         for key in &stale.keys {
