@@ -164,7 +164,10 @@ impl Invocation {
                     ])
                     .args([
                         "--concurrency",
-                        &self.connections.unwrap_or(self.engine_concurrency).to_string(),
+                        &self
+                            .connections
+                            .unwrap_or(self.engine_concurrency)
+                            .to_string(),
                     ])
                     .arg("--report")
                     .arg(self.report_path());
@@ -218,7 +221,9 @@ impl Invocation {
                     .arg(&conf)
                     .args(["copy", "--s3-no-check-bucket"]);
                 match self.connections {
-                    Some(n) => cmd.args(["--transfers", &n.to_string(), "--checkers", &n.to_string()]),
+                    Some(n) => {
+                        cmd.args(["--transfers", &n.to_string(), "--checkers", &n.to_string()])
+                    }
                     None => cmd.args(["--transfers", "64"]),
                 };
                 if let Some((_, part)) = self.multipart {

@@ -272,7 +272,11 @@ mod tests {
         for _ in 0..15 {
             l.on_success();
         }
-        assert_eq!(l.limit(), 16, "after a throttle: one permit per `limit` successes");
+        assert_eq!(
+            l.limit(),
+            16,
+            "after a throttle: one permit per `limit` successes"
+        );
         l.on_success();
         assert_eq!(l.limit(), 17);
     }

@@ -142,7 +142,10 @@ mod tests {
             (64 * MIB, 8)
         );
         // Large objects keep the preferred size.
-        assert_eq!(check_multipart(6 * GIB, 256 * MIB, 64 * MIB), (64 * MIB, 96));
+        assert_eq!(
+            check_multipart(6 * GIB, 256 * MIB, 64 * MIB),
+            (64 * MIB, 96)
+        );
         // Small multipart objects stop at 5 MiB parts.
         assert_eq!(check_multipart(20 * MIB, 0, 64 * MIB), (5 * MIB, 4));
     }

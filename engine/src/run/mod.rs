@@ -315,16 +315,15 @@ impl Engine {
             dst_key: dst_key.to_string(),
         };
         let uploads = OpenUploads::new();
-        let (outcome, footer) =
-            object::land(
-                &self.store,
-                &self.config,
-                &task,
-                &object::Fresh::known(false),
-                &stats,
-                &uploads,
-            )
-            .await?;
+        let (outcome, footer) = object::land(
+            &self.store,
+            &self.config,
+            &task,
+            &object::Fresh::known(false),
+            &stats,
+            &uploads,
+        )
+        .await?;
         Ok((outcome, footer.map(|f| f.rows)))
     }
 }
