@@ -341,6 +341,7 @@ mod tests {
             engine_bin: None,
             harness_bin: PathBuf::from("side_by_side"),
             engine_concurrency: 256,
+            connections: None,
             footer_read_size: None,
             work_dir: PathBuf::from("/tmp"),
             keep: false,
