@@ -75,6 +75,21 @@ fn side_by_side_smoke() {
         "side_by_side failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
+    // Columns by their header, not their position.
+    let header: Vec<&str> = stdout
+        .lines()
+        .find(|l| l.starts_with("| tool |"))
+        .unwrap_or_else(|| panic!("no table header in:\n{stdout}"))
+        .split('|')
+        .map(str::trim)
+        .collect();
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no column {name:?} in {header:?}"))
+    };
+    let (rate_at, rss_at) = (column("objects/s"), column("peak RSS MiB"));
     // 2 tables × 2 batches × 3 files = 12 Parquet files, landed by every tool each round.
     for tool in ["engine", "sequential"] {
         let row = stdout
@@ -82,8 +97,8 @@ fn side_by_side_smoke() {
             .find(|l| l.starts_with(&format!("| {tool} | 2/2 |")))
             .unwrap_or_else(|| panic!("no successful {tool} row in:\n{stdout}\n{stderr}"));
         let cells: Vec<&str> = row.split('|').map(str::trim).collect();
-        let rate: f64 = cells[4].parse().unwrap();
-        let rss: f64 = cells[8].parse().unwrap();
+        let rate: f64 = cells[rate_at].parse().unwrap();
+        let rss: f64 = cells[rss_at].parse().unwrap();
         assert!(rate > 0.0, "{row}");
         assert!(rss > 1.0 && rss < 1024.0, "{row}");
     }
