@@ -168,9 +168,6 @@ impl Row {
     pub fn mib_per_sec(&self) -> f64 {
         self.bytes as f64 / MIB as f64 / self.secs()
     }
-    pub fn cpu_per_1k(&self) -> f64 {
-        self.measured.cpu().as_secs_f64() * 1000.0 / self.objects.max(1) as f64
-    }
 }
 
 /// Every run of a scenario, plus the tools that were absent.
